@@ -1,0 +1,179 @@
+"""Start, stop and supervise the embedded services and the platform's processes."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from . import paths, postgres, redis
+from .errors import EmbeddedServiceError
+from .process import tcp_port_is_free
+
+DEFAULT_WEB_PORT = 8000
+DEFAULT_FLOWER_PORT = 5555
+
+
+@dataclass
+class StartedServices:
+    postgres: bool = False
+    redis: bool = False
+    names: list[str] = field(default_factory=list)
+
+
+def uses_embedded_postgres() -> bool:
+    return not os.environ.get("DATABASE_URL")
+
+
+def uses_embedded_redis() -> bool:
+    return not os.environ.get("REDIS_URL")
+
+
+@contextmanager
+def services_lock() -> Iterator[None]:
+    """One launcher at a time starts or stops the services on the same data."""
+    paths.local_dir().mkdir(parents=True, exist_ok=True)
+    with open(paths.local_dir() / "services.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def start_services() -> StartedServices:
+    started = StartedServices()
+    with services_lock():
+        if uses_embedded_postgres():
+            started.postgres = postgres.start()
+        if uses_embedded_redis():
+            try:
+                started.redis = redis.start()
+            except EmbeddedServiceError:
+                if started.postgres:
+                    postgres.stop()
+                raise
+    return started
+
+
+def stop_services(started: StartedServices | None = None) -> list[str]:
+    """Stop the embedded services (only those in `started`, when given)."""
+    stopped: list[str] = []
+    with services_lock():
+        if (started is None or started.redis) and redis.stop():
+            stopped.append("redis")
+        if (started is None or started.postgres) and postgres.stop():
+            stopped.append("postgres")
+    return stopped
+
+
+def describe_status() -> str:
+    pg = postgres.status()
+    rd = redis.status()
+    lines = [
+        f"postgres: {'running pid ' + str(pg.pid) if pg.running else 'stopped'} (socket dir {pg.socket_dir})"
+        if uses_embedded_postgres()
+        else "postgres: external (DATABASE_URL)",
+        f"redis:    {'running pid ' + str(rd.pid) if rd.running else 'stopped'} (socket {rd.socket})"
+        if uses_embedded_redis()
+        else "redis:    external (REDIS_URL)",
+    ]
+    return "\n".join(lines)
+
+
+def _manage(*args: str) -> None:
+    subprocess.run([sys.executable, str(paths.PROJECT_ROOT / "manage.py"), *args], check=True, cwd=paths.PROJECT_ROOT)
+
+
+def _require_free_port(name: str, port: int) -> None:
+    if not tcp_port_is_free("127.0.0.1", port):
+        raise EmbeddedServiceError(f"port {port} for {name} is already in use; stop what holds it or set {name.upper()}_PORT")
+
+
+def run_platform() -> int:
+    """`make run`: services, migrations, demo data, then every process until Ctrl-C."""
+    web_port = int(os.environ.get("WEB_PORT", DEFAULT_WEB_PORT))
+    flower_port = int(os.environ.get("FLOWER_PORT", DEFAULT_FLOWER_PORT))
+    _require_free_port("web", web_port)
+    _require_free_port("flower", flower_port)
+    os.environ["WEB_PORT"] = str(web_port)
+    os.environ["FLOWER_PORT"] = str(flower_port)
+
+    started = start_services()
+    honcho: subprocess.Popen[bytes] | None = None
+    try:
+        _manage("migrate", "--noinput")
+        _manage("seed_demo")
+        _print_banner(web_port, flower_port)
+        honcho = subprocess.Popen([sys.executable, "-m", "honcho", "start", "-f", str(paths.PROJECT_ROOT / "Procfile")], cwd=paths.PROJECT_ROOT)
+        _wait_for_child_ignoring_interrupts(honcho)
+        return 0
+    except subprocess.CalledProcessError as exc:
+        print(f"error: {' '.join(map(str, exc.cmd[1:]))} failed with exit code {exc.returncode}", file=sys.stderr)
+        return 1
+    finally:
+        if honcho is not None and honcho.poll() is None:
+            honcho.terminate()
+            try:
+                honcho.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                honcho.kill()
+        stopped = stop_services(started)
+        if stopped:
+            print(f"stopped: {', '.join(stopped)}")
+
+
+def _wait_for_child_ignoring_interrupts(child: subprocess.Popen[bytes]) -> None:
+    """Ctrl-C reaches the whole foreground group; let the child shut down first."""
+    interrupts = 0
+
+    def on_signal(signum: int, _frame: object) -> None:
+        nonlocal interrupts
+        interrupts += 1
+        if child.poll() is None:
+            child.send_signal(signal.SIGINT if interrupts == 1 else signal.SIGTERM)
+
+    previous_int = signal.signal(signal.SIGINT, on_signal)
+    previous_term = signal.signal(signal.SIGTERM, on_signal)
+    try:
+        while child.poll() is None:
+            time.sleep(0.2)
+    finally:
+        signal.signal(signal.SIGINT, previous_int)
+        signal.signal(signal.SIGTERM, previous_term)
+
+
+def _print_banner(web_port: int, flower_port: int) -> None:
+    flower_auth = os.environ.get("FLOWER_BASIC_AUTH", "flower:flower")
+    print(
+        "\n".join(
+            [
+                "",
+                "Trading platform is starting:",
+                f"  web        http://127.0.0.1:{web_port}/",
+                f"  admin      http://127.0.0.1:{web_port}/admin/",
+                f"  API docs   http://127.0.0.1:{web_port}/api/docs/",
+                f"  health     http://127.0.0.1:{web_port}/health/",
+                f"  flower     http://127.0.0.1:{flower_port}/  (basic auth {flower_auth})",
+                "  demo login demo@example.com / demo-password  (staff: admin@example.com / admin-password)",
+                "Press Ctrl-C to stop everything.",
+                "",
+            ]
+        ),
+        flush=True,
+    )
+
+
+def exec_with_services(command: list[str]) -> int:
+    """Run a command with the services up; stop afterwards only what was started here."""
+    started = start_services()
+    try:
+        return subprocess.call(command)
+    finally:
+        stop_services(started)

@@ -1,0 +1,33 @@
+"""Seed the demo: a staff user and a trader. Running it again changes nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from apps.accounts.models import User
+from apps.accounts.services import user_grant_staff, user_register
+
+DEMO_TRADER = ("demo@example.com", "demo-password", "Demo Trader")
+DEMO_ADMIN = ("admin@example.com", "admin-password", "Platform Admin")
+
+
+class Command(BaseCommand):
+    help = "Create the demo users (and, as later apps add them, demo market data). Idempotent."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        created = []
+        with transaction.atomic():
+            for email, password, name in (DEMO_ADMIN, DEMO_TRADER):
+                if User.objects.filter(email=email).exists():
+                    continue
+                user = user_register(email=email, password=password, display_name=name)
+                if email == DEMO_ADMIN[0]:
+                    user_grant_staff(actor=None, user=user, superuser=True)
+                created.append(email)
+        if created:
+            self.stdout.write(self.style.SUCCESS(f"demo users created: {', '.join(created)}"))
+        else:
+            self.stdout.write("demo data already present; nothing to seed")

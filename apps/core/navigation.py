@@ -1,0 +1,30 @@
+"""The sections in the main navigation, and the ones whose pages are still to come."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Section:
+    key: str
+    title: str
+    url_name: str
+    summary: str = ""
+
+
+MAIN_SECTIONS: list[Section] = [
+    Section("dashboard", "Dashboard", "core:dashboard"),
+    Section("market", "Market", "core:planned", "Live prices, candlestick charts and order books per exchange."),
+    Section("orders", "Orders", "core:planned", "Place, track and cancel orders in paper and live accounts."),
+    Section("positions", "Positions", "core:planned", "Open positions with live P&L, liquidation price and margin."),
+    Section("bots", "Bots", "core:planned", "Automated bots running the built-in strategies."),
+    Section("strategies", "Strategies", "core:planned", "The built-in strategies and their parameters."),
+    Section("backtests", "Backtests", "core:planned", "Replay strategies over history with honest fills."),
+    Section("alerts", "Alerts", "core:planned", "Price and indicator alerts with notifications."),
+    Section("risk", "Risk", "core:planned", "Risk limits across all of your bots and accounts."),
+    Section("audit", "Audit", "audit:list"),
+    Section("settings", "Settings", "accounts:settings"),
+]
+
+PLANNED_SECTIONS: dict[str, Section] = {s.key: s for s in MAIN_SECTIONS if s.url_name == "core:planned"}

@@ -1,0 +1,25 @@
+"""The test suite: the same real services, separate databases."""
+
+from .base import *  # noqa: F403
+from .env import celery_redis_url, celery_result_url, env_int, env_str, redis_url_for_db
+
+SECRET_KEY = env_str("SECRET_KEY", "test-only-secret-key-not-for-production-use-0123456789")
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.testapp"]  # noqa: F405
+
+# Keep the test session's Redis keys, queues and groups apart from a running `make run`.
+REDIS_DB_OFFSET = env_int("REDIS_DB_OFFSET", 8, minimum=0)
+REDIS_CACHE_URL = redis_url_for_db(REDIS_URL, REDIS_DB_OFFSET + 0)
+REDIS_CHANNELS_URL = redis_url_for_db(REDIS_URL, REDIS_DB_OFFSET + 1)
+CACHES["default"]["LOCATION"] = REDIS_CACHE_URL
+CACHES["default"]["KEY_PREFIX"] = "tp-test"
+CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [REDIS_CHANNELS_URL]
+CELERY_BROKER_URL = celery_redis_url(REDIS_URL, REDIS_DB_OFFSET + 2)
+CELERY_RESULT_BACKEND = celery_result_url(REDIS_URL, REDIS_DB_OFFSET + 3)
+
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"anon": "1000/min", "user": "10000/min", "auth": "1000/min"}
+LOG_FORMAT = "text"
+LOGGING["handlers"]["console"]["formatter"] = "text"
+LOGGING["root"]["level"] = "WARNING"

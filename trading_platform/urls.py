@@ -1,0 +1,26 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from apps.core.views import health_view, metrics_view
+
+api_v1 = [
+    path("", include("apps.accounts.api.urls")),
+]
+
+urlpatterns = [
+    path("", include("apps.core.urls")),
+    path("accounts/", include("apps.accounts.urls")),
+    path("audit/", include("apps.audit.urls")),
+    path("admin/", admin.site.urls),
+    path("health/", health_view, name="health"),
+    path("metrics", metrics_view, name="metrics"),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]
+
+handler400 = "apps.core.views.bad_request_view"
+handler403 = "apps.core.views.permission_denied_view"
+handler404 = "apps.core.views.not_found_view"
+handler500 = "apps.core.views.server_error_view"
