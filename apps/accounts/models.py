@@ -59,6 +59,11 @@ class User(BaseModel, AbstractBaseUser, PermissionsMixin):
     def __str__(self) -> str:
         return self.email
 
+    def clean(self) -> None:
+        super().clean()
+        # Sign-in looks the email up in lower case, so forms that save a user (the admin's) store it so.
+        self.email = self.email.strip().lower()
+
     @property
     def name(self) -> str:
         return self.display_name or self.email.split("@", 1)[0]

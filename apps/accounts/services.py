@@ -52,9 +52,7 @@ def user_register(*, email: str, password: str, display_name: str = "") -> User:
 
 
 @transaction.atomic
-def user_update_preferences(
-    *, actor: User, time_zone: str, quote_currency: str, theme: str, display_name: str | None = None
-) -> User:
+def user_update_preferences(*, actor: User, time_zone: str, quote_currency: str, theme: str, display_name: str | None = None) -> User:
     if time_zone not in _VALID_TIME_ZONES:
         raise ValidationError.for_field("time_zone", f"Unknown time zone {time_zone!r}.")
     if quote_currency not in QuoteCurrency.values:
@@ -115,7 +113,9 @@ def login_failure_register(*, email: str) -> int:
     failures = cache.incr(key)
     user = User.objects.filter(email__iexact=_normalise_email(email)).first()
     if user is not None:
-        audit_record(actor=None, owner=user, action="auth.login_failed", summary=f"Failed sign-in for {user.email} ({failures})", target=user)
+        audit_record(
+            actor=None, owner=user, action="auth.login_failed", summary=f"Failed sign-in for {user.email} ({failures})", target=user
+        )
     return failures
 
 

@@ -10,6 +10,7 @@ from django.urls import reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
+from apps.accounts.auth import request_user
 from apps.accounts.forms import (
     ApiKeyCreateForm,
     EmailLoginForm,
@@ -74,19 +75,19 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 
 
 def _settings_context(request: HttpRequest, **overrides: object) -> dict[str, object]:
-    user = request.user
+    user = request_user(request)
     context: dict[str, object] = {
         "active_section": "settings",
         "preferences_form": PreferencesForm(
             initial={
-                "display_name": user.display_name,  # type: ignore[union-attr]
-                "time_zone": user.time_zone,  # type: ignore[union-attr]
-                "quote_currency": user.quote_currency,  # type: ignore[union-attr]
-                "theme": user.theme,  # type: ignore[union-attr]
+                "display_name": user.display_name,
+                "time_zone": user.time_zone,
+                "quote_currency": user.quote_currency,
+                "theme": user.theme,
             }
         ),
         "api_key_form": ApiKeyCreateForm(),
-        "api_keys": api_key_list(actor=user),  # type: ignore[arg-type]
+        "api_keys": api_key_list(actor=user),
         "new_api_key": None,
     }
     context.update(overrides)
@@ -100,7 +101,7 @@ def settings_view(request: HttpRequest) -> HttpResponse:
         form = PreferencesForm(request.POST)
         if form.is_valid():
             try:
-                user_update_preferences(actor=request.user, **form.cleaned_data)  # type: ignore[arg-type]
+                user_update_preferences(actor=request_user(request), **form.cleaned_data)
             except ApplicationError as exc:
                 apply_application_error(form, exc)
             else:
@@ -117,7 +118,7 @@ def api_key_create_view(request: HttpRequest) -> HttpResponse:
     new_api_key = None
     if form.is_valid():
         try:
-            new_api_key = api_key_create(actor=request.user, name=form.cleaned_data["name"])  # type: ignore[arg-type]
+            new_api_key = api_key_create(actor=request_user(request), name=form.cleaned_data["name"])
         except ApplicationError as exc:
             apply_application_error(form, exc)
         else:
@@ -133,7 +134,7 @@ def api_key_create_view(request: HttpRequest) -> HttpResponse:
 @require_POST
 def api_key_revoke_view(request: HttpRequest, api_key_id: str) -> HttpResponse:
     try:
-        api_key_revoke(actor=request.user, api_key_id=api_key_id)  # type: ignore[arg-type]
+        api_key_revoke(actor=request_user(request), api_key_id=api_key_id)
     except ApplicationError as exc:
         messages.error(request, exc.message)
     context = _settings_context(request)

@@ -2,9 +2,7 @@
 
 from prometheus_client import Counter, Histogram
 
-http_requests_total = Counter(
-    "tp_http_requests_total", "HTTP requests served", ["method", "status"]
-)
+http_requests_total = Counter("tp_http_requests_total", "HTTP requests served", ["method", "status"])
 http_request_seconds = Histogram(
     "tp_http_request_seconds",
     "HTTP request latency",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from apps.core.embedded import paths as embedded_paths
 
@@ -77,7 +78,7 @@ ROOT_URLCONF = "trading_platform.urls"
 WSGI_APPLICATION = None
 ASGI_APPLICATION = "trading_platform.asgi.application"
 
-TEMPLATES = [
+TEMPLATES: Any = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
         "DIRS": [BASE_DIR / "templates"],
@@ -89,13 +90,14 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "apps.core.context_processors.navigation",
             ],
+            "builtins": ["template_partials.templatetags.partials"],
         },
     }
 ]
 
 # Database: DATABASE_URL, or the embedded PostgreSQL over its unix socket.
 DATABASE_URL = env_url("DATABASE_URL", {"postgres", "postgresql", "pgsql"}) or embedded_paths.embedded_database_url()
-DATABASES = {"default": database_from_url(DATABASE_URL)}
+DATABASES: Any = {"default": database_from_url(DATABASE_URL)}
 if env_str("DATABASE_NAME", ""):
     DATABASES["default"]["NAME"] = env_str("DATABASE_NAME")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -107,14 +109,14 @@ REDIS_DB_OFFSET = env_int("REDIS_DB_OFFSET", 0, minimum=0)
 REDIS_CACHE_URL = redis_url_for_db(REDIS_URL, REDIS_DB_OFFSET + 0)
 REDIS_CHANNELS_URL = redis_url_for_db(REDIS_URL, REDIS_DB_OFFSET + 1)
 
-CACHES = {
+CACHES: Any = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_CACHE_URL,
         "KEY_PREFIX": "tp",
     }
 }
-CHANNEL_LAYERS = {
+CHANNEL_LAYERS: Any = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {"hosts": [REDIS_CHANNELS_URL], "capacity": 1500, "expiry": 30},
@@ -143,7 +145,8 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / ".local" / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STORAGES = {
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on every start when it is missing
+STORAGES: Any = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
@@ -159,7 +162,7 @@ EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.Emai
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "trading@localhost")
 
 # REST API
-REST_FRAMEWORK = {
+REST_FRAMEWORK: Any = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "apps.accounts.authentication.ApiKeyAuthentication",
         "rest_framework_simplejwt.authentication.JWTAuthentication",
@@ -182,13 +185,13 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer", "rest_framework.renderers.BrowsableAPIRenderer"],
     "COERCE_DECIMAL_TO_STRING": True,
 }
-SIMPLE_JWT = {
+SIMPLE_JWT: Any = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 15, minimum=1)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("JWT_REFRESH_DAYS", 7, minimum=1)),
     "USER_ID_FIELD": "id",
     "UPDATE_LAST_LOGIN": True,
 }
-SPECTACULAR_SETTINGS = {
+SPECTACULAR_SETTINGS: Any = {
     "TITLE": "Trading Platform API",
     "DESCRIPTION": "Multi-exchange trading, bots, backtests. Authenticate with a JWT (Bearer) or `Authorization: Api-Key <key>`.",
     "VERSION": "1.0.0",
@@ -197,9 +200,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "APPEND_COMPONENTS": {
-        "securitySchemes": {"ApiKeyAuth": {"type": "apiKey", "in": "header", "name": "Authorization"}}
-    },
+    "APPEND_COMPONENTS": {"securitySchemes": {"ApiKeyAuth": {"type": "apiKey", "in": "header", "name": "Authorization"}}},
 }
 
 # Celery
@@ -212,7 +213,7 @@ CELERY_RESULT_EXPIRES = 3600
 CELERY_TIMEZONE = "UTC"
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_QUEUES_NAMES = ["default", "market", "bots", "backtests", "alerts"]
-CELERY_TASK_ROUTES = {
+CELERY_TASK_ROUTES: Any = {
     "apps.market.tasks.*": {"queue": "market"},
     "apps.exchanges.tasks.*": {"queue": "market"},
     "apps.bots.tasks.*": {"queue": "bots"},
@@ -236,7 +237,7 @@ if LOG_FORMAT not in {"json", "text"}:
     from django.core.exceptions import ImproperlyConfigured
 
     raise ImproperlyConfigured(f"LOG_FORMAT must be json or text, got {LOG_FORMAT!r}.")
-LOGGING = {
+LOGGING: Any = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"request_id": {"()": "apps.core.logging.RequestIdFilter"}},

@@ -1,9 +1,9 @@
 """Development on a laptop: `make run`."""
 
-from .base import *  # noqa: F403
+from .base import *
 from .env import env_bool, env_str
 
 DEBUG = env_bool("DEBUG", True)
 SECRET_KEY = env_str("SECRET_KEY", "local-development-only-secret-key-change-me-in-production")
 LOG_FORMAT = env_str("LOG_FORMAT", "text")
-LOGGING["handlers"]["console"]["formatter"] = LOG_FORMAT  # noqa: F405
+LOGGING["handlers"]["console"]["formatter"] = LOG_FORMAT

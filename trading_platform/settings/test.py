@@ -1,13 +1,14 @@
 """The test suite: the same real services, separate databases."""
 
-from .base import *  # noqa: F403
+from .base import *
 from .env import celery_redis_url, celery_result_url, env_int, env_str, redis_url_for_db
 
 SECRET_KEY = env_str("SECRET_KEY", "test-only-secret-key-not-for-production-use-0123456789")
 DEBUG = False
+ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-INSTALLED_APPS = [*INSTALLED_APPS, "tests.testapp"]  # noqa: F405
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.testapp"]
 
 # Keep the test session's Redis keys, queues and groups apart from a running `make run`.
 REDIS_DB_OFFSET = env_int("REDIS_DB_OFFSET", 8, minimum=0)

@@ -17,6 +17,7 @@ from apps.accounts.api.serializers import (
     PreferencesInputSerializer,
     ThrottledTokenObtainSerializer,
 )
+from apps.accounts.auth import request_user
 from apps.accounts.models import ApiKey
 from apps.accounts.selectors import api_key_list
 from apps.accounts.services import api_key_create, api_key_revoke, user_update_preferences
@@ -42,7 +43,7 @@ class MeApi(APIView):
     def patch(self, request: Request) -> Response:
         serializer = PreferencesInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user = request.user
+        user = request_user(request)
         values = {
             "time_zone": user.time_zone,
             "quote_currency": user.quote_currency,
@@ -58,13 +59,13 @@ class ApiKeyListCreateApi(generics.ListAPIView):
     serializer_class = ApiKeyOutputSerializer
 
     def get_queryset(self) -> QuerySet[ApiKey]:
-        return api_key_list(actor=self.request.user)  # type: ignore[arg-type]
+        return api_key_list(actor=request_user(self.request))
 
     @extend_schema(request=ApiKeyCreateInputSerializer, responses={201: ApiKeyCreatedOutputSerializer})
     def post(self, request: Request) -> Response:
         serializer = ApiKeyCreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        created = api_key_create(actor=request.user, name=serializer.validated_data["name"])  # type: ignore[arg-type]
+        created = api_key_create(actor=request_user(request), name=serializer.validated_data["name"])
         created.api_key.key = created.plaintext  # type: ignore[attr-defined]
         return Response(ApiKeyCreatedOutputSerializer(created.api_key).data, status=status.HTTP_201_CREATED)
 
@@ -72,5 +73,5 @@ class ApiKeyListCreateApi(generics.ListAPIView):
 class ApiKeyRevokeApi(APIView):
     @extend_schema(request=None, responses={200: ApiKeyOutputSerializer})
     def delete(self, request: Request, api_key_id: str) -> Response:
-        api_key = api_key_revoke(actor=request.user, api_key_id=api_key_id)  # type: ignore[arg-type]
+        api_key = api_key_revoke(actor=request_user(request), api_key_id=api_key_id)
         return Response(ApiKeyOutputSerializer(api_key).data)

@@ -46,7 +46,10 @@ class Migration(migrations.Migration):
                 migrations.CreateModel(
                     name="AuditEvent",
                     fields=[
-                        ("pk", models.CompositePrimaryKey("id", "created_at", blank=True, editable=False, primary_key=True, serialize=False)),
+                        (
+                            "pk",
+                            models.CompositePrimaryKey("id", "created_at", blank=True, editable=False, primary_key=True, serialize=False),
+                        ),
                         ("id", models.UUIDField(default=apps.core.domain.ids.uuid7, editable=False)),
                         ("created_at", models.DateTimeField(default=django.utils.timezone.now, editable=False)),
                         ("action", models.CharField(max_length=64)),
@@ -58,11 +61,26 @@ class Migration(migrations.Migration):
                         ("request_id", models.CharField(blank=True, max_length=64)),
                         (
                             "actor",
-                            models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name="+", to=settings.AUTH_USER_MODEL),
+                            models.ForeignKey(
+                                blank=True,
+                                db_constraint=False,
+                                null=True,
+                                on_delete=django.db.models.deletion.SET_NULL,
+                                related_name="+",
+                                to=settings.AUTH_USER_MODEL,
+                            ),
                         ),
                         (
                             "owner",
-                            models.ForeignKey(blank=True, db_constraint=False, help_text="Whose data the event is about; the audit page shows a user their own events.", null=True, on_delete=django.db.models.deletion.SET_NULL, related_name="+", to=settings.AUTH_USER_MODEL),
+                            models.ForeignKey(
+                                blank=True,
+                                db_constraint=False,
+                                help_text="Whose data the event is about; the audit page shows a user their own events.",
+                                null=True,
+                                on_delete=django.db.models.deletion.SET_NULL,
+                                related_name="+",
+                                to=settings.AUTH_USER_MODEL,
+                            ),
                         ),
                     ],
                     options={

@@ -46,8 +46,9 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         return response
     code = next((name for cls, name in _DRF_CODES.items() if isinstance(exc, cls)), "error")
     extra: dict[str, Any] = {}
-    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-        extra["retry_after_seconds"] = int(exc.wait)
+    wait = getattr(exc, "wait", None)
+    if isinstance(exc, exceptions.Throttled) and wait is not None:
+        extra["retry_after_seconds"] = int(wait)
     message = str(exc.detail) if isinstance(exc, exceptions.APIException) else str(exc)
     response.data = {"code": code, "message": message, "extra": extra}
     return response

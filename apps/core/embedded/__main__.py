@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from .errors import EmbeddedServiceError
-from .launcher import describe_status, exec_with_services, run_platform, start_services, stop_services
+from .launcher import MANUAL_LEASE, describe_status, exec_with_services, run_platform, start_services, stop_services
 
 USAGE = "usage: python -m apps.core.embedded {start|stop|status|run|exec -- COMMAND...}"
 
@@ -17,7 +17,7 @@ def main(argv: list[str]) -> int:
     action, rest = argv[0], argv[1:]
     try:
         if action == "start":
-            start_services()
+            start_services(holder=MANUAL_LEASE)
             print(describe_status())
             return 0
         if action == "stop":

@@ -11,13 +11,15 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from . import paths, postgres, redis
 from .errors import EmbeddedServiceError
-from .process import tcp_port_is_free
+from .process import pid_is_alive, read_pid, tcp_port_is_free
 
 DEFAULT_WEB_PORT = 8000
 DEFAULT_FLOWER_PORT = 5555
+MANUAL_LEASE = "manual"
 
 
 @dataclass
@@ -47,29 +49,83 @@ def services_lock() -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def start_services() -> StartedServices:
+def _leases_dir() -> Path:
+    return paths.local_dir() / "leases"
+
+
+def _take_lease(holder: str) -> None:
+    _leases_dir().mkdir(parents=True, exist_ok=True)
+    (_leases_dir() / holder).write_text(str(os.getpid()))
+
+
+def _release_lease(holder: str) -> None:
+    (_leases_dir() / holder).unlink(missing_ok=True)
+
+
+def _other_live_leases(holder: str) -> list[str]:
+    """Leases of other launchers still running (a manual `start` never expires)."""
+    live = []
+    for lease in _leases_dir().glob("*") if _leases_dir().exists() else []:
+        if lease.name == holder:
+            continue
+        if lease.name == MANUAL_LEASE:
+            live.append(lease.name)
+            continue
+        pid = read_pid(lease)
+        if pid is not None and pid_is_alive(pid):
+            live.append(lease.name)
+        else:
+            lease.unlink(missing_ok=True)
+    return live
+
+
+@contextmanager
+def services_leased(holder: str) -> Iterator[StartedServices]:
+    """Services up for the duration; the last launcher to leave stops them.
+
+    Several launchers may share the servers (`make run` while `make test` runs):
+    each holds a lease, and only the last one out stops what runs.
+    """
+    started = start_services(holder)
+    try:
+        yield started
+    finally:
+        with services_lock():
+            _release_lease(holder)
+            if not _other_live_leases(holder):
+                _stop_unlocked(None)
+
+
+def start_services(holder: str = "") -> StartedServices:
     started = StartedServices()
     with services_lock():
-        if uses_embedded_postgres():
-            started.postgres = postgres.start()
-        if uses_embedded_redis():
-            try:
+        try:
+            if uses_embedded_postgres():
+                started.postgres = postgres.start()
+            if uses_embedded_redis():
                 started.redis = redis.start()
-            except EmbeddedServiceError:
-                if started.postgres:
-                    postgres.stop()
-                raise
+        except EmbeddedServiceError:
+            if started.postgres and not _other_live_leases(holder):
+                postgres.stop()
+            raise
+        if holder:
+            _take_lease(holder)
     return started
 
 
-def stop_services(started: StartedServices | None = None) -> list[str]:
-    """Stop the embedded services (only those in `started`, when given)."""
-    stopped: list[str] = []
+def stop_services() -> list[str]:
+    """Stop the embedded services whoever started them (`python -m apps.core.embedded stop`)."""
     with services_lock():
-        if (started is None or started.redis) and redis.stop():
-            stopped.append("redis")
-        if (started is None or started.postgres) and postgres.stop():
-            stopped.append("postgres")
+        _release_lease(MANUAL_LEASE)
+        return _stop_unlocked(None)
+
+
+def _stop_unlocked(started: StartedServices | None) -> list[str]:
+    stopped: list[str] = []
+    if (started is None or started.redis) and redis.stop():
+        stopped.append("redis")
+    if (started is None or started.postgres) and postgres.stop():
+        stopped.append("postgres")
     return stopped
 
 
@@ -105,13 +161,16 @@ def run_platform() -> int:
     os.environ["WEB_PORT"] = str(web_port)
     os.environ["FLOWER_PORT"] = str(flower_port)
 
-    started = start_services()
+    holder = f"run-{os.getpid()}"
+    start_services(holder)
     honcho: subprocess.Popen[bytes] | None = None
     try:
         _manage("migrate", "--noinput")
         _manage("seed_demo")
         _print_banner(web_port, flower_port)
-        honcho = subprocess.Popen([sys.executable, "-m", "honcho", "start", "-f", str(paths.PROJECT_ROOT / "Procfile")], cwd=paths.PROJECT_ROOT)
+        honcho = subprocess.Popen(
+            [sys.executable, "-m", "honcho", "start", "-f", str(paths.PROJECT_ROOT / "Procfile")], cwd=paths.PROJECT_ROOT
+        )
         _wait_for_child_ignoring_interrupts(honcho)
         return 0
     except subprocess.CalledProcessError as exc:
@@ -124,9 +183,14 @@ def run_platform() -> int:
                 honcho.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 honcho.kill()
-        stopped = stop_services(started)
+        with services_lock():
+            _release_lease(holder)
+            others = _other_live_leases(holder)
+            stopped = [] if others else _stop_unlocked(None)
         if stopped:
             print(f"stopped: {', '.join(stopped)}")
+        elif others:
+            print(f"left PostgreSQL/Redis running for: {', '.join(others)}")
 
 
 def _wait_for_child_ignoring_interrupts(child: subprocess.Popen[bytes]) -> None:
@@ -171,9 +235,6 @@ def _print_banner(web_port: int, flower_port: int) -> None:
 
 
 def exec_with_services(command: list[str]) -> int:
-    """Run a command with the services up; stop afterwards only what was started here."""
-    started = start_services()
-    try:
+    """Run a command with the services up; the last launcher to finish stops them."""
+    with services_leased(f"exec-{os.getpid()}"):
         return subprocess.call(command)
-    finally:
-        stop_services(started)

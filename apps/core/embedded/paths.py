@@ -24,7 +24,7 @@ def runtime_dir() -> Path:
     preferred = local_dir() / "run"
     if len(str(preferred / "pg" / f".s.PGSQL.{EMBEDDED_POSTGRES_PORT}")) <= _MAX_SOCKET_PATH:
         return preferred
-    digest = hashlib.sha1(str(local_dir()).encode()).hexdigest()[:12]
+    digest = hashlib.sha256(str(local_dir()).encode()).hexdigest()[:12]
     return Path(tempfile.gettempdir()) / f"tp-{digest}"
 
 

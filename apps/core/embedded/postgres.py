@@ -157,7 +157,19 @@ def start() -> bool:
         ]
     )
     _run(
-        [str(_binary("pg_ctl")), "-D", str(paths.postgres_data_dir()), "-l", str(log_file), "-o", server_options, "-w", "-t", str(START_TIMEOUT_SECONDS), "start"],
+        [
+            str(_binary("pg_ctl")),
+            "-D",
+            str(paths.postgres_data_dir()),
+            "-l",
+            str(log_file),
+            "-o",
+            server_options,
+            "-w",
+            "-t",
+            str(START_TIMEOUT_SECONDS),
+            "start",
+        ],
         "starting PostgreSQL",
         timeout=START_TIMEOUT_SECONDS + 5,
     )
@@ -179,5 +191,9 @@ def stop() -> bool:
     """Stop the server if it runs. Returns True when it was running."""
     if not status().running:
         return False
-    _run([str(_binary("pg_ctl")), "-D", str(paths.postgres_data_dir()), "-m", "fast", "-w", "-t", "30", "stop"], "stopping PostgreSQL", timeout=40)
+    _run(
+        [str(_binary("pg_ctl")), "-D", str(paths.postgres_data_dir()), "-m", "fast", "-w", "-t", "30", "stop"],
+        "stopping PostgreSQL",
+        timeout=40,
+    )
     return True

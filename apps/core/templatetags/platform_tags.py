@@ -9,5 +9,5 @@ register = template.Library()
 @register.filter
 def widget(field: forms.BoundField) -> SafeString:
     """Render a field's widget, marked invalid for assistive tech and CSS when it has errors."""
-    attrs = {"aria-invalid": "true", "aria-describedby": f"{field.auto_id}_errors"} if field.errors else {}
+    attrs: dict[str, str | bool] = {"aria-invalid": "true", "aria-describedby": f"{field.auto_id}_errors"} if field.errors else {}
     return field.as_widget(attrs=attrs)

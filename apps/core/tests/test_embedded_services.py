@@ -1,0 +1,107 @@
+"""The embedded PostgreSQL and Redis start, serve, refuse a clash and stop cleanly.
+
+Each test runs its own servers on data in a temporary folder, apart from the ones the
+suite itself uses.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis
+
+from apps.core.embedded.process import pid_is_alive
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture
+def local_dir(tmp_path: Path):
+    folder = tmp_path / "local"
+    yield folder
+    _embedded("stop", local=folder)
+
+
+def _embedded(*args: str, local: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    env["TP_LOCAL_DIR"] = str(local)
+    return subprocess.run(
+        [sys.executable, "-m", "apps.core.embedded", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def _pid(path: Path) -> int:
+    return int(path.read_text().splitlines()[0])
+
+
+def test_services_start_serve_and_stop_leaving_no_process(local_dir: Path) -> None:
+    started = _embedded("start", local=local_dir)
+    assert started.returncode == 0, started.stderr
+    pg_pid = _pid(local_dir / "postgres" / "postmaster.pid")
+    redis_pid = _pid(local_dir / "redis" / "redis.pid")
+
+    with psycopg.connect(host=str(local_dir / "run" / "pg"), user="postgres", dbname="trading_platform") as conn:
+        assert conn.execute("SELECT 41 + 1").fetchone() == (42,)
+    client = redis.Redis(unix_socket_path=str(local_dir / "run" / "redis.sock"))
+    assert client.ping() is True
+    client.close()
+
+    stopped = _embedded("stop", local=local_dir)
+    assert stopped.returncode == 0
+    assert "redis" in stopped.stdout and "postgres" in stopped.stdout
+    assert not pid_is_alive(pg_pid)
+    assert not pid_is_alive(redis_pid)
+    assert not (local_dir / "run" / "redis.sock").exists()
+
+
+def test_starting_twice_reuses_the_running_servers_and_keeps_data(local_dir: Path) -> None:
+    _embedded("start", local=local_dir)
+    pg_pid = _pid(local_dir / "postgres" / "postmaster.pid")
+    with psycopg.connect(host=str(local_dir / "run" / "pg"), user="postgres", dbname="trading_platform", autocommit=True) as conn:
+        conn.execute("CREATE TABLE kept (value int)")
+        conn.execute("INSERT INTO kept VALUES (7)")
+
+    again = _embedded("start", local=local_dir)
+
+    assert again.returncode == 0
+    assert _pid(local_dir / "postgres" / "postmaster.pid") == pg_pid
+    _embedded("stop", local=local_dir)
+    _embedded("start", local=local_dir)
+    with psycopg.connect(host=str(local_dir / "run" / "pg"), user="postgres", dbname="trading_platform") as conn:
+        assert conn.execute("SELECT value FROM kept").fetchone() == (7,)
+
+
+def test_a_socket_held_by_another_server_is_a_one_line_error(local_dir: Path) -> None:
+    _embedded("start", local=local_dir)
+    # Forget our own Redis: its socket is now held by "another" process.
+    (local_dir / "redis" / "redis.pid").rename(local_dir / "redis" / "other.pid")
+    try:
+        clash = _embedded("start", local=local_dir)
+    finally:
+        os.kill(_pid(local_dir / "redis" / "other.pid"), 15)
+
+    assert clash.returncode == 1
+    lines = clash.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "already served by another process" in lines[0]
+
+
+def test_exec_runs_a_command_with_services_up_and_stops_them_when_it_was_the_only_user(local_dir: Path) -> None:
+    result = _embedded("exec", "--", sys.executable, "-c", "print('inside')", local=local_dir)
+
+    assert result.returncode == 0
+    assert "inside" in result.stdout
+    status = _embedded("status", local=local_dir).stdout
+    assert "postgres: stopped" in status
+    assert "redis:    stopped" in status
+
+
+def test_exec_leaves_the_services_running_for_another_launcher(local_dir: Path) -> None:
+    _embedded("start", local=local_dir)  # a manual start holds its own lease
+
+    _embedded("exec", "--", sys.executable, "-c", "pass", local=local_dir)
+
+    assert "postgres: running" in _embedded("status", local=local_dir).stdout
