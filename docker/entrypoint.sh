@@ -1,0 +1,47 @@
+#!/bin/sh
+# Roles: web (migrates first), ws, worker, beat, flower; anything else runs as given.
+set -eu
+
+wait_for_database() {
+  python - <<'PY'
+import sys, time
+import django
+django.setup()
+from django.db import connection
+for attempt in range(60):
+    try:
+        connection.ensure_connection()
+        sys.exit(0)
+    except Exception as exc:  # noqa: BLE001
+        print(f"waiting for the database: {exc}", file=sys.stderr)
+        time.sleep(1)
+sys.exit("database did not come up in 60 s")
+PY
+}
+
+role="${1:-web}"
+case "$role" in
+  web)
+    wait_for_database
+    python manage.py migrate --noinput
+    exec gunicorn trading_platform.asgi:application -k uvicorn.workers.UvicornWorker \
+      --bind 0.0.0.0:8000 --workers "${WEB_WORKERS:-2}" --access-logfile -
+    ;;
+  worker)
+    wait_for_database
+    exec celery -A trading_platform worker --queues default,market,bots,backtests,alerts \
+      --concurrency "${WORKER_CONCURRENCY:-2}" --loglevel INFO
+    ;;
+  beat)
+    wait_for_database
+    exec celery -A trading_platform beat --loglevel INFO \
+      --scheduler django_celery_beat.schedulers:DatabaseScheduler --pidfile=
+    ;;
+  flower)
+    exec celery -A trading_platform flower --address=0.0.0.0 --port=5555 \
+      --basic-auth="${FLOWER_BASIC_AUTH:?set FLOWER_BASIC_AUTH to user:password}"
+    ;;
+  *)
+    exec "$@"
+    ;;
+esac
