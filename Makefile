@@ -41,7 +41,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 bench: $(STAMP)
-	@PATH="$(CURDIR)/$(BIN):$$PATH" $(EMBEDDED) exec -- $(BIN)/python -m benchmarks
+	@PATH="$(CURDIR)/$(BIN):$$PATH" $(EMBEDDED) exec -- $(BIN)/python -m benchmarks $(BENCH)
 
 vendor:
 	bash scripts/vendor_static.sh
