@@ -6,12 +6,16 @@ from apps.core.views import health_view, metrics_view
 
 api_v1 = [
     path("", include("apps.accounts.api.urls")),
+    path("", include("apps.exchanges.api.urls")),
+    path("", include("apps.market.api.urls")),
 ]
 
 urlpatterns = [
     path("", include("apps.core.urls")),
     path("accounts/", include("apps.accounts.urls")),
     path("audit/", include("apps.audit.urls")),
+    path("market/", include("apps.market.urls")),
+    path("connections/", include("apps.exchanges.urls")),
     path("admin/", admin.site.urls),
     path("health/", health_view, name="health"),
     path("metrics", metrics_view, name="metrics"),

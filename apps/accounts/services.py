@@ -113,9 +113,7 @@ def login_failure_register(*, email: str) -> int:
     failures = cache.incr(key)
     user = User.objects.filter(email__iexact=_normalise_email(email)).first()
     if user is not None:
-        audit_record(
-            actor=None, owner=user, action="auth.login_failed", summary=f"Failed sign-in for {user.email} ({failures})", target=user
-        )
+        audit_record(actor=None, owner=user, action="auth.login_failed", summary=f"Failed sign-in for {user.email} ({failures})", target=user)
     return failures
 
 

@@ -15,9 +15,7 @@ class AuditEvent(models.Model):
     pk = models.CompositePrimaryKey("id", "created_at")
     id = models.UUIDField(default=uuid7, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_constraint=False
-    )
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_constraint=False)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

@@ -35,7 +35,7 @@ class ApplicationError(Exception):
 
 class ValidationError(ApplicationError):
     status_code = 400
-    default_code = CoreErrorCode.INVALID
+    default_code: str = CoreErrorCode.INVALID
 
     @classmethod
     def for_field(cls, field: str, message: str, code: str | None = None) -> ValidationError:
@@ -44,24 +44,24 @@ class ValidationError(ApplicationError):
 
 class NotFoundError(ApplicationError):
     status_code = 404
-    default_code = CoreErrorCode.NOT_FOUND
+    default_code: str = CoreErrorCode.NOT_FOUND
 
 
 class PermissionDeniedError(ApplicationError):
     status_code = 403
-    default_code = CoreErrorCode.PERMISSION_DENIED
+    default_code: str = CoreErrorCode.PERMISSION_DENIED
 
 
 class ConflictError(ApplicationError):
     status_code = 409
-    default_code = CoreErrorCode.CONFLICT
+    default_code: str = CoreErrorCode.CONFLICT
 
 
 class RateLimitedError(ApplicationError):
     status_code = 429
-    default_code = CoreErrorCode.RATE_LIMITED
+    default_code: str = CoreErrorCode.RATE_LIMITED
 
 
 class ServiceUnavailableError(ApplicationError):
     status_code = 503
-    default_code = CoreErrorCode.UNAVAILABLE
+    default_code: str = CoreErrorCode.UNAVAILABLE

@@ -73,3 +73,16 @@ def run_checks() -> list[ComponentStatus]:
     redis_status = check_redis()
     celery = check_celery_workers() if redis_status.ok else ComponentStatus("celery", False, "broker unavailable")
     return [database, redis_status, celery, migrations]
+
+
+def exchange_statuses() -> dict[str, dict[str, str]]:
+    """Each enabled venue's last known status (operational, degraded, down) with its detail."""
+    from apps.exchanges.models import Exchange
+
+    try:
+        return {
+            code: {"status": status, "detail": detail}
+            for code, status, detail in Exchange.objects.filter(enabled=True).values_list("code", "status", "status_detail")
+        }
+    except Exception as exc:  # noqa: BLE001
+        return {"error": {"status": "unknown", "detail": _one_line(exc)}}

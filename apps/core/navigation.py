@@ -15,7 +15,7 @@ class Section:
 
 MAIN_SECTIONS: list[Section] = [
     Section("dashboard", "Dashboard", "core:dashboard"),
-    Section("market", "Market", "core:planned", "Live prices, candlestick charts and order books per exchange."),
+    Section("market", "Market", "market:index"),
     Section("orders", "Orders", "core:planned", "Place, track and cancel orders in paper and live accounts."),
     Section("positions", "Positions", "core:planned", "Open positions with live P&L, liquidation price and margin."),
     Section("bots", "Bots", "core:planned", "Automated bots running the built-in strategies."),

@@ -19,7 +19,7 @@ _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 @dataclass(frozen=True)
 class PartitionPolicy:
     table: str
-    interval: str  # "day" or "month"
+    interval: str  # "day", "month" or "year"
     ahead: int  # partitions to keep ready after the current one
     retention: timedelta | None  # drop partitions that end before now - retention
 
@@ -37,8 +37,8 @@ _POLICIES: dict[str, PartitionPolicy] = {}
 def register_policy(policy: PartitionPolicy) -> None:
     if not _IDENTIFIER.match(policy.table):
         raise ValueError(f"not a table name: {policy.table!r}")
-    if policy.interval not in {"day", "month"}:
-        raise ValueError(f"interval must be day or month, got {policy.interval!r}")
+    if policy.interval not in {"day", "month", "year"}:
+        raise ValueError(f"interval must be day, month or year, got {policy.interval!r}")
     _POLICIES[policy.table] = policy
 
 
@@ -50,17 +50,22 @@ def period_start(moment: datetime, interval: str) -> datetime:
     moment = moment.astimezone(UTC)
     if interval == "day":
         return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    if interval == "year":
+        return moment.replace(month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
     return moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
 def next_period(start: datetime, interval: str) -> datetime:
     if interval == "day":
         return start + timedelta(days=1)
+    if interval == "year":
+        return start.replace(year=start.year + 1)
     return (start.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
 def partition_name(table: str, start: datetime, interval: str) -> str:
-    suffix = start.strftime("%Y%m%d") if interval == "day" else start.strftime("%Y%m")
+    suffix = {"day": "%Y%m%d", "month": "%Y%m", "year": "%Y"}[interval]
+    suffix = start.strftime(suffix)
     return f"{table}_p{suffix}"
 
 
@@ -108,12 +113,15 @@ def ensure_partitions(policy: PartitionPolicy, now: datetime | None = None, behi
         if name not in existing:
             with transaction.atomic(), connection.cursor() as cursor:
                 cursor.execute(
-                    f'CREATE TABLE IF NOT EXISTS "{name}" PARTITION OF "{policy.table}" '
-                    f"FOR VALUES FROM ('{start.isoformat()}') TO ('{end.isoformat()}')"
+                    f"CREATE TABLE IF NOT EXISTS \"{name}\" PARTITION OF \"{policy.table}\" FOR VALUES FROM ('{start.isoformat()}') TO ('{end.isoformat()}')"
                 )
             created.append(name)
         start = end
     return created
+
+
+def policy_for(table: str) -> PartitionPolicy:
+    return _POLICIES[table]
 
 
 def ensure_partitions_cover(table: str, first: datetime, last: datetime) -> list[str]:
@@ -128,8 +136,7 @@ def ensure_partitions_cover(table: str, first: datetime, last: datetime) -> list
         if name not in existing:
             with transaction.atomic(), connection.cursor() as cursor:
                 cursor.execute(
-                    f'CREATE TABLE IF NOT EXISTS "{name}" PARTITION OF "{table}" '
-                    f"FOR VALUES FROM ('{start.isoformat()}') TO ('{end.isoformat()}')"
+                    f"CREATE TABLE IF NOT EXISTS \"{name}\" PARTITION OF \"{table}\" FOR VALUES FROM ('{start.isoformat()}') TO ('{end.isoformat()}')"
                 )
             created.append(name)
             existing.add(name)

@@ -10,7 +10,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from apps.core.health import run_checks
+from apps.core.health import exchange_statuses, run_checks
 from apps.core.navigation import PLANNED_SECTIONS
 
 
@@ -23,6 +23,8 @@ def health_view(request: HttpRequest) -> JsonResponse:
         "status": "ok" if healthy else "unhealthy",
         "components": {c.name: {"ok": c.ok, "detail": c.detail} for c in components},
         "failing": [c.name for c in components if not c.ok],
+        # Venues are reported, not judged: the platform is healthy while a venue is down.
+        "exchanges": exchange_statuses() if components[0].ok else {},
     }
     return JsonResponse(body, status=200 if healthy else 503)
 

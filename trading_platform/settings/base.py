@@ -17,6 +17,7 @@ from .env import (
     celery_result_url,
     database_from_url,
     env_bool,
+    env_fernet_keys,
     env_int,
     env_list,
     env_str,
@@ -55,6 +56,8 @@ LOCAL_APPS = [
     "apps.core",
     "apps.accounts",
     "apps.audit",
+    "apps.exchanges",
+    "apps.market",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
@@ -260,3 +263,24 @@ LOGGING: Any = {
 }
 
 AUDITLOG_INCLUDE_ALL_MODELS = False
+
+# Exchange credentials at rest: Fernet keys, newest first (see apps/exchanges/crypto.py).
+FIELD_ENCRYPTION_KEYS: list[str] = env_fernet_keys("FIELD_ENCRYPTION_KEYS")
+
+# Market data
+CANDLE_RETENTION_DAYS: dict[str, int | None] = {"1m": 30, "5m": 90, "15m": 180, "1h": None, "4h": None, "1d": None}
+for _item in env_list("CANDLE_RETENTION_DAYS", []):
+    _timeframe, _, _days = _item.partition("=")
+    if _timeframe not in CANDLE_RETENTION_DAYS or not (_days.isdigit() or _days == "forever"):
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(f"CANDLE_RETENTION_DAYS: {_item!r} is not TIMEFRAME=DAYS or TIMEFRAME=forever (timeframes 1m, 5m, 15m, 1h, 4h, 1d).")
+    CANDLE_RETENTION_DAYS[_timeframe] = None if _days == "forever" else int(_days)
+ORDER_BOOK_SNAPSHOT_RETENTION_DAYS = env_int("ORDER_BOOK_SNAPSHOT_RETENTION_DAYS", 7, minimum=1)
+ORDER_BOOK_SNAPSHOT_SECONDS = env_int("ORDER_BOOK_SNAPSHOT_SECONDS", 60, minimum=1)
+SIM_HISTORY_DAYS = env_int("SIM_HISTORY_DAYS", 30, minimum=1)
+# Live pushes per symbol and widget per second (ticker, order book, candle).
+MARKET_PUSH_HZ = env_int("MARKET_PUSH_HZ", 4, minimum=1)
+# Test-only: point the ccxt gateway at a local server speaking the venue's protocol.
+EXCHANGE_REST_BASE_URL = env_str("EXCHANGE_REST_BASE_URL", "")
+EXCHANGE_WS_BASE_URL = env_str("EXCHANGE_WS_BASE_URL", "")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
@@ -111,3 +112,35 @@ def celery_result_url(url: str, db: int) -> str:
     if parts.scheme == "unix":
         return f"redis+socket://{parts.path}?virtual_host={db}"
     return redis_url_for_db(url, db)
+
+
+def env_fernet_keys(name: str) -> list[str]:
+    """Comma-separated Fernet keys (newest first); each must be 32 url-safe base64-encoded bytes."""
+    import base64
+    import binascii
+
+    keys = env_list(name, [])
+    for position, key in enumerate(keys, start=1):
+        try:
+            valid = len(base64.urlsafe_b64decode(key.encode())) == 32
+        except (binascii.Error, ValueError):
+            valid = False
+        if not valid:
+            raise ImproperlyConfigured(
+                f"{name}: key #{position} is not a Fernet key (generate one with "
+                "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')."
+            )
+    return keys
+
+
+def local_fernet_key(path: Path) -> str:
+    """A development key kept beside the embedded data, created on first use."""
+    if path.exists():
+        return path.read_text().strip()
+    from cryptography.fernet import Fernet
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = Fernet.generate_key().decode()
+    path.write_text(key)
+    path.chmod(0o600)
+    return key

@@ -612,9 +612,7 @@ class Migration(migrations.Migration):
                 ),
                 (
                     "theme",
-                    models.CharField(
-                        choices=[("auto", "Follow the system"), ("light", "Light"), ("dark", "Dark")], default="auto", max_length=8
-                    ),
+                    models.CharField(choices=[("auto", "Follow the system"), ("light", "Light"), ("dark", "Dark")], default="auto", max_length=8),
                 ),
                 (
                     "groups",
@@ -675,9 +673,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name="user",
-            constraint=models.CheckConstraint(
-                condition=models.Q(("theme__in", ["auto", "light", "dark"])), name="accounts_user_theme_valid"
-            ),
+            constraint=models.CheckConstraint(condition=models.Q(("theme__in", ["auto", "light", "dark"])), name="accounts_user_theme_valid"),
         ),
         migrations.AddIndex(
             model_name="apikey",

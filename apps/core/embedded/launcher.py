@@ -168,9 +168,7 @@ def run_platform() -> int:
         _manage("migrate", "--noinput")
         _manage("seed_demo")
         _print_banner(web_port, flower_port)
-        honcho = subprocess.Popen(
-            [sys.executable, "-m", "honcho", "start", "-f", str(paths.PROJECT_ROOT / "Procfile")], cwd=paths.PROJECT_ROOT
-        )
+        honcho = subprocess.Popen([sys.executable, "-m", "honcho", "start", "-f", str(paths.PROJECT_ROOT / "Procfile")], cwd=paths.PROJECT_ROOT)
         _wait_for_child_ignoring_interrupts(honcho)
         return 0
     except subprocess.CalledProcessError as exc:

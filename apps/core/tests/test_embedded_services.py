@@ -28,9 +28,7 @@ def local_dir(tmp_path: Path):
 def _embedded(*args: str, local: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
     env["TP_LOCAL_DIR"] = str(local)
-    return subprocess.run(
-        [sys.executable, "-m", "apps.core.embedded", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
-    )
+    return subprocess.run([sys.executable, "-m", "apps.core.embedded", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
 
 
 def _pid(path: Path) -> int:

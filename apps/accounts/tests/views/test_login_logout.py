@@ -57,9 +57,7 @@ def test_a_next_address_on_another_site_is_ignored(client: Client, user: User) -
     [("{email}", "not-the-password"), ("nobody@example.com", DEFAULT_PASSWORD)],
     ids=["wrong-password", "unknown-email"],
 )
-def test_wrong_credentials_show_one_message_that_does_not_reveal_which_was_wrong(
-    client: Client, user: User, email: str, password: str
-) -> None:
+def test_wrong_credentials_show_one_message_that_does_not_reveal_which_was_wrong(client: Client, user: User, email: str, password: str) -> None:
     response = _sign_in(client, email.format(email=user.email), password)
 
     assert response.status_code == 400

@@ -1,4 +1,4 @@
-"""Seed the demo: a staff user and a trader. Running it again changes nothing."""
+"""Seed the demo: a staff user, a trader, and the offline SIM market. Running it again changes nothing."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ DEMO_ADMIN = ("admin@example.com", "admin-password", "Platform Admin")
 
 
 class Command(BaseCommand):
-    help = "Create the demo users (and, as later apps add them, demo market data). Idempotent."
+    help = "Create the demo users and the offline SIM market (symbols, watched, with history). Idempotent."
 
     def handle(self, *args: Any, **options: Any) -> None:
         created = []
@@ -30,4 +30,22 @@ class Command(BaseCommand):
         if created:
             self.stdout.write(self.style.SUCCESS(f"demo users created: {', '.join(created)}"))
         else:
-            self.stdout.write("demo data already present; nothing to seed")
+            self.stdout.write("demo users already present")
+        self._seed_sim_market()
+
+    def _seed_sim_market(self) -> None:
+        from tqdm import tqdm
+
+        from apps.market.services.demo import sim_history_seed
+
+        with tqdm(unit="candle", desc="SIM history", file=self.stderr, leave=False) as bar:
+
+            def advance(symbol: str, count: int) -> None:
+                bar.set_postfix_str(symbol)
+                bar.update(count)
+
+            written = sim_history_seed(progress=advance)
+        if written:
+            self.stdout.write(self.style.SUCCESS(f"SIM market: {written} 1m candles generated (and 5m to 1d rolled up)"))
+        else:
+            self.stdout.write("SIM market history already up to date")

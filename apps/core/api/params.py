@@ -1,0 +1,44 @@
+"""Query parameters parsed with errors that name the parameter and the value."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from apps.core.errors import ValidationError
+
+
+def required_param(params: Mapping[str, Any], name: str) -> str:
+    value = params.get(name, "").strip()
+    if not value:
+        raise ValidationError.for_field(name, f"The {name!r} parameter is required.")
+    return str(value)
+
+
+def datetime_param(params: Mapping[str, Any], name: str) -> datetime | None:
+    """ISO 8601 (naive means UTC) or epoch seconds/milliseconds."""
+    raw = params.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        if raw.isdigit():
+            number = int(raw)
+            return datetime.fromtimestamp(number / 1000 if number > 10_000_000_000 else number, tz=UTC)
+        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except (ValueError, OverflowError):
+        raise ValidationError.for_field(name, f"{name} {raw!r} is not a date/time (use ISO 8601 or epoch milliseconds).") from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def int_param(params: Mapping[str, Any], name: str, default: int, minimum: int, maximum: int) -> int:
+    raw = params.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValidationError.for_field(name, f"{name} must be a whole number, got {raw!r}.") from None
+    if not minimum <= value <= maximum:
+        raise ValidationError.for_field(name, f"{name} must be between {minimum} and {maximum}, got {value}.")
+    return value

@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.accounts.auth import request_user
+from apps.core.api.params import required_param
+from apps.exchanges.api.serializers import (
+    ApiConnectionCreateInputSerializer,
+    ApiConnectionOutputSerializer,
+    ApiConnectionUpdateInputSerializer,
+    ExchangeOutputSerializer,
+    SymbolOutputSerializer,
+)
+from apps.exchanges.models import ApiConnection, Exchange, Symbol
+from apps.exchanges.selectors import api_connection_get, api_connection_list, exchange_get, exchange_list, symbol_list
+from apps.exchanges.services import api_connection_create, api_connection_delete, api_connection_update, api_connection_verify
+
+
+class ExchangeListApi(generics.ListAPIView):
+    serializer_class = ExchangeOutputSerializer
+    pagination_class = None
+
+    def get_queryset(self) -> QuerySet[Exchange]:
+        return exchange_list()
+
+
+class SymbolListApi(generics.ListAPIView):
+    serializer_class = SymbolOutputSerializer
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("exchange", str, required=True, description="BINANCE, BYBIT, OKX or SIM"),
+            OpenApiParameter("market_type", str, required=False, enum=["spot", "linear_perpetual"]),
+            OpenApiParameter("search", str, required=False),
+        ]
+    )
+    def get(self, request: Request, *args: object, **kwargs: object) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> QuerySet[Symbol]:
+        params = self.request.query_params
+        exchange = exchange_get(code=required_param(params, "exchange"))
+        return symbol_list(exchange=exchange, market_type=params.get("market_type"), search=params.get("search", ""))
+
+
+class ApiConnectionListCreateApi(generics.ListAPIView):
+    serializer_class = ApiConnectionOutputSerializer
+
+    def get_queryset(self) -> QuerySet[ApiConnection]:
+        return api_connection_list(actor=request_user(self.request))
+
+    @extend_schema(request=ApiConnectionCreateInputSerializer, responses={201: ApiConnectionOutputSerializer})
+    def post(self, request: Request) -> Response:
+        serializer = ApiConnectionCreateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        connection = api_connection_create(
+            actor=request_user(request),
+            exchange=exchange_get(code=data["exchange"]),
+            label=data["label"],
+            api_key=data["api_key"],
+            secret=data["secret"],
+            passphrase=data["passphrase"],
+            testnet=data["testnet"],
+        )
+        return Response(ApiConnectionOutputSerializer(connection).data, status=status.HTTP_201_CREATED)
+
+
+class ApiConnectionDetailApi(APIView):
+    @extend_schema(responses=ApiConnectionOutputSerializer)
+    def get(self, request: Request, connection_id: str) -> Response:
+        connection = api_connection_get(actor=request_user(request), connection_id=connection_id)
+        return Response(ApiConnectionOutputSerializer(connection).data)
+
+    @extend_schema(request=ApiConnectionUpdateInputSerializer, responses=ApiConnectionOutputSerializer)
+    def patch(self, request: Request, connection_id: str) -> Response:
+        serializer = ApiConnectionUpdateInputSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        connection = api_connection_update(actor=request_user(request), connection_id=connection_id, **serializer.validated_data)
+        return Response(ApiConnectionOutputSerializer(connection).data)
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request: Request, connection_id: str) -> Response:
+        api_connection_delete(actor=request_user(request), connection_id=connection_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ApiConnectionVerifyApi(APIView):
+    @extend_schema(request=None, responses=ApiConnectionOutputSerializer)
+    def post(self, request: Request, connection_id: str) -> Response:
+        connection = api_connection_verify(actor=request_user(request), connection_id=connection_id)
+        return Response(ApiConnectionOutputSerializer(connection).data)

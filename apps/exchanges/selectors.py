@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+
+from apps.core.errors import NotFoundError
+from apps.exchanges.enums import MarketTypeChoice
+from apps.exchanges.errors import ExchangeErrorCode, UnknownSymbolError
+from apps.exchanges.models import ApiConnection, Exchange, Symbol, symbol_slug
+
+
+def exchange_list(*, enabled_only: bool = True) -> QuerySet[Exchange]:
+    exchanges = Exchange.objects.order_by("code")
+    return exchanges.filter(enabled=True) if enabled_only else exchanges
+
+
+def exchange_get(*, code: str) -> Exchange:
+    """The enabled exchange with this code (any case), or a 404 naming it."""
+    exchange = Exchange.objects.filter(code=code.strip().upper(), enabled=True).first()
+    if exchange is None:
+        known = ", ".join(exchange_list().values_list("code", flat=True))
+        raise NotFoundError(
+            f"Unknown exchange {code!r}; known: {known}.",
+            code=ExchangeErrorCode.UNKNOWN_EXCHANGE,
+            extra={"fields": {"exchange": [f"Unknown exchange {code!r}."]}},
+        )
+    return exchange
+
+
+def symbol_list(*, exchange: Exchange, active_only: bool = True, market_type: str | None = None, search: str = "") -> QuerySet[Symbol]:
+    symbols = Symbol.objects.filter(exchange=exchange).select_related("exchange").order_by("symbol")
+    if active_only:
+        symbols = symbols.filter(active=True)
+    if market_type in MarketTypeChoice.values:
+        symbols = symbols.filter(market_type=market_type)
+    if search:
+        symbols = symbols.filter(symbol__icontains=search.strip())
+    return symbols
+
+
+def symbol_get(*, exchange: Exchange, symbol: str) -> Symbol:
+    """By ccxt symbol (BTC/USDT) or slug (BTC-USDT), or a 404 naming the value."""
+    value = symbol.strip()
+    found = (
+        Symbol.objects.select_related("exchange")
+        .filter(exchange=exchange)
+        .filter(slug__iexact=value if "/" not in value else symbol_slug(value.upper()))
+        .first()
+    )
+    if found is None:
+        raise UnknownSymbolError(
+            f"Unknown symbol {symbol!r} on {exchange.code}.",
+            extra={"fields": {"symbol": [f"Unknown symbol {symbol!r} on {exchange.code}."]}},
+        )
+    return found
+
+
+def watched_symbols() -> QuerySet[Symbol]:
+    return Symbol.objects.filter(watched=True, active=True, exchange__enabled=True).select_related("exchange")
+
+
+def api_connection_list(*, actor: Any) -> QuerySet[ApiConnection]:
+    return ApiConnection.objects.filter(owner=actor).select_related("exchange").order_by("exchange__code", "label")
+
+
+def api_connection_get(*, actor: Any, connection_id: Any) -> ApiConnection:
+    try:
+        return ApiConnection.objects.select_related("exchange").get(pk=connection_id, owner=actor)
+    except (ApiConnection.DoesNotExist, ValueError, TypeError):
+        raise NotFoundError("No such API connection.") from None
+    except Exception as exc:  # invalid UUID strings raise django ValidationError
+        from django.core.exceptions import ValidationError as DjangoValidationError
+
+        if isinstance(exc, DjangoValidationError):
+            raise NotFoundError("No such API connection.") from None
+        raise

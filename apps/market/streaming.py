@@ -1,0 +1,341 @@
+"""The live market process (`manage.py stream_market`).
+
+Raw venue streams are taken in here, outside the web process: a busy symbol sends far
+more than a browser needs. We keep the latest state per symbol, store closed candles
+(and periodic order book snapshots), and publish at most `push_hz` updates a second
+per symbol and widget to the channel layer, as rendered partials.
+
+Each stream is supervised: when it breaks it is reopened with exponential backoff and
+jitter, and the candles missed meanwhile are fetched over REST.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.template.loader import render_to_string
+
+from apps.exchanges.domain.timeframes import TIMEFRAMES, align_open_time, timeframe_seconds
+from apps.exchanges.domain.types import Candle, OrderBook, Ticker, Trade
+from apps.exchanges.gateways.base import ExchangeGateway
+from apps.exchanges.gateways.registry import gateway_for
+from apps.exchanges.models import Exchange, Symbol
+from apps.exchanges.selectors import watched_symbols
+from apps.exchanges.services import exchange_record_outcome
+from apps.market.groups import MARKET_EVENT_TYPE, exchange_group, symbol_group
+from apps.market.live import book_to_dict, live_store, ticker_to_dict
+from apps.market.presentation import book_rows, ticker_view
+from apps.market.services.candles import candles_rollup_from_1m, candles_upsert, last_stored_open_time
+
+logger = logging.getLogger(__name__)
+
+BOOK_DEPTH = 15
+GAP_FILL_MAX = timedelta(days=1)
+SYMBOL_REFRESH_SECONDS = 60
+
+
+@dataclass
+class SymbolState:
+    symbol: Symbol
+    ticker: Ticker | None = None
+    book: OrderBook | None = None
+    forming: Candle | None = None
+    last_stored: datetime | None = None
+    ticker_dirty: bool = False
+    book_dirty: bool = False
+    candle_dirty: bool = False
+    last_snapshot: datetime | None = None
+
+
+@dataclass
+class Backoff:
+    base: float = 0.5
+    cap: float = 30.0
+    attempt: int = 0
+
+    def next_delay(self) -> float:
+        self.attempt += 1
+        return min(self.cap, self.base * 2**self.attempt) * random.uniform(0.5, 1.0)
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+@dataclass
+class StreamStats:
+    messages: int = 0
+    pushes: int = 0
+    candles_stored: int = 0
+    reconnects: int = 0
+    gap_filled: int = 0
+
+
+@dataclass
+class MarketStreamer:
+    exchange_codes: list[str] | None = None
+    push_hz: int = field(default_factory=lambda: settings.MARKET_PUSH_HZ)
+    snapshot_seconds: int = field(default_factory=lambda: settings.ORDER_BOOK_SNAPSHOT_SECONDS)
+    backoff_base: float = 0.5
+    states: dict[str, SymbolState] = field(default_factory=dict)
+    stats: StreamStats = field(default_factory=StreamStats)
+    _gateways: dict[str, ExchangeGateway] = field(default_factory=dict)
+    _tasks: dict[str, list[asyncio.Task[None]]] = field(default_factory=dict)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        layer = get_channel_layer()
+        refresher = asyncio.create_task(self._refresh_symbols_forever(stop))
+        publisher = asyncio.create_task(self._publish_forever(layer, stop))
+        try:
+            await stop.wait()
+        finally:
+            for task in [refresher, publisher, *(t for tasks in self._tasks.values() for t in tasks)]:
+                task.cancel()
+            await asyncio.gather(refresher, publisher, *(t for tasks in self._tasks.values() for t in tasks), return_exceptions=True)
+            for gateway in self._gateways.values():
+                await gateway.close()
+
+    # Which symbols -----------------------------------------------------------------
+
+    async def _refresh_symbols_forever(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await self.refresh_symbols()
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=SYMBOL_REFRESH_SECONDS)
+            except TimeoutError:
+                pass
+
+    async def refresh_symbols(self) -> None:
+        symbols = await sync_to_async(self._load_watched)()
+        wanted = {f"{s.exchange.code}:{s.slug}": s for s in symbols}
+        for key in list(self._tasks):
+            if key not in wanted:
+                for task in self._tasks.pop(key):
+                    task.cancel()
+                self.states.pop(key, None)
+        for key, symbol in wanted.items():
+            if key not in self._tasks:
+                self.states[key] = SymbolState(symbol=symbol)
+                self._tasks[key] = self._start_symbol(key, symbol)
+                logger.info("streaming %s", key)
+
+    def _load_watched(self) -> list[Symbol]:
+        symbols = watched_symbols()
+        if self.exchange_codes:
+            symbols = symbols.filter(exchange__code__in=self.exchange_codes)
+        return list(symbols)
+
+    def _gateway(self, code: str) -> ExchangeGateway:
+        if code not in self._gateways:
+            self._gateways[code] = gateway_for(code)
+        return self._gateways[code]
+
+    def _start_symbol(self, key: str, symbol: Symbol) -> list[asyncio.Task[None]]:
+        gateway = self._gateway(symbol.exchange.code)
+        state = self.states[key]
+        name = symbol.symbol
+        return [
+            asyncio.create_task(self._supervise(f"{key} ticker", symbol.exchange, lambda: gateway.watch_ticker(name), self._on_ticker(state))),
+            asyncio.create_task(self._supervise(f"{key} trades", symbol.exchange, lambda: gateway.watch_trades(name), self._on_trades(state))),
+            asyncio.create_task(self._supervise(f"{key} book", symbol.exchange, lambda: gateway.watch_order_book(name, BOOK_DEPTH), self._on_book(state))),
+            asyncio.create_task(
+                self._supervise(
+                    f"{key} candles",
+                    symbol.exchange,
+                    lambda: gateway.watch_candles(name, "1m"),
+                    self._on_candles(state),
+                    before_each_connect=lambda: self.fill_gap(state),
+                )
+            ),
+        ]
+
+    # Supervision ---------------------------------------------------------------------
+
+    async def _supervise(
+        self,
+        name: str,
+        exchange: Exchange,
+        open_stream: Callable[[], AsyncIterator[Any]],
+        on_item: Callable[[Any], Awaitable[None]],
+        before_each_connect: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        backoff = Backoff(base=self.backoff_base)
+        healthy = True
+        while True:
+            try:
+                if before_each_connect is not None:
+                    await before_each_connect()
+                async for item in open_stream():
+                    if not healthy:
+                        healthy = True
+                        await sync_to_async(exchange_record_outcome)(exchange=exchange, error=None)
+                        logger.info("%s stream recovered", name)
+                    backoff.reset()
+                    self.stats.messages += 1
+                    await on_item(item)
+                raise ConnectionError("stream ended")
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - every failure is retried; the venue decides when it is back
+                self.stats.reconnects += 1
+                delay = backoff.next_delay()
+                logger.warning("%s stream broke (%s); reconnecting in %.1f s", name, exc, delay)
+                if healthy:
+                    healthy = False
+                    from apps.core.errors import ApplicationError
+                    from apps.exchanges.errors import ExchangeUnavailableError
+
+                    error = exc if isinstance(exc, ApplicationError) else ExchangeUnavailableError(f"{name}: {exc}")
+                    await sync_to_async(exchange_record_outcome)(exchange=exchange, error=error)
+                await asyncio.sleep(delay)
+
+    # Handlers ------------------------------------------------------------------------
+
+    def _on_ticker(self, state: SymbolState) -> Callable[[Ticker], Awaitable[None]]:
+        async def handle(ticker: Ticker) -> None:
+            state.ticker = ticker
+            state.ticker_dirty = True
+
+        return handle
+
+    def _on_trades(self, state: SymbolState) -> Callable[[list[Trade]], Awaitable[None]]:
+        async def handle(trades: list[Trade]) -> None:
+            if trades and state.ticker is not None:
+                latest = max(trades, key=lambda t: t.timestamp)
+                if latest.timestamp >= state.ticker.timestamp and latest.price != state.ticker.last:
+                    from dataclasses import replace
+
+                    state.ticker = replace(state.ticker, last=latest.price, timestamp=latest.timestamp)
+                    state.ticker_dirty = True
+
+        return handle
+
+    def _on_book(self, state: SymbolState) -> Callable[[OrderBook], Awaitable[None]]:
+        async def handle(book: OrderBook) -> None:
+            state.book = book
+            state.book_dirty = True
+            now = datetime.now(UTC)
+            if state.last_snapshot is None or (now - state.last_snapshot).total_seconds() >= self.snapshot_seconds:
+                state.last_snapshot = now
+                await sync_to_async(store_order_book_snapshot)(symbol=state.symbol, book=book)
+
+        return handle
+
+    def _on_candles(self, state: SymbolState) -> Callable[[list[Candle]], Awaitable[None]]:
+        async def handle(candles: list[Candle]) -> None:
+            if not candles:
+                return
+            newest = max(candles, key=lambda c: c.open_time)
+            current_minute = align_open_time(datetime.now(UTC), "1m")
+            closed = [
+                c for c in candles if c.open_time < max(newest.open_time, current_minute) and (state.last_stored is None or c.open_time > state.last_stored)
+            ]
+            if closed:
+                await self.store_closed(state, sorted(closed, key=lambda c: c.open_time))
+            state.forming = newest
+            state.candle_dirty = True
+
+        return handle
+
+    async def store_closed(self, state: SymbolState, closed: list[Candle]) -> None:
+        await sync_to_async(store_closed_candles)(symbol=state.symbol, candles=closed)
+        state.last_stored = closed[-1].open_time
+        self.stats.candles_stored += len(closed)
+
+    async def fill_gap(self, state: SymbolState) -> None:
+        """Fetch over REST the closed 1m candles missed since the last stored one."""
+        now = datetime.now(UTC)
+        if state.last_stored is None:
+            state.last_stored = await sync_to_async(last_stored_open_time)(symbol=state.symbol, timeframe="1m")
+        start = max(state.last_stored + timedelta(minutes=1) if state.last_stored else now - GAP_FILL_MAX, now - GAP_FILL_MAX)
+        newest_closed = align_open_time(now, "1m") - timedelta(minutes=1)
+        gateway = self._gateway(state.symbol.exchange.code)
+        while start <= newest_closed:
+            page = await gateway.fetch_candles(state.symbol.symbol, "1m", since=start, limit=1000)
+            page = [c for c in page if start <= c.open_time <= newest_closed]
+            if not page:
+                break
+            await self.store_closed(state, page)
+            self.stats.gap_filled += len(page)
+            start = page[-1].open_time + timedelta(minutes=1)
+
+    # Publishing ----------------------------------------------------------------------
+
+    async def _publish_forever(self, layer: Any, stop: asyncio.Event) -> None:
+        interval = 1 / self.push_hz
+        while not stop.is_set():
+            await self.publish_once(layer)
+            await asyncio.sleep(interval)
+
+    async def publish_once(self, layer: Any) -> int:
+        sent = 0
+        for state in list(self.states.values()):
+            symbol = state.symbol
+            code = symbol.exchange.code
+            html_for_symbol: list[str] = []
+            candle_payload = None
+            if state.ticker_dirty and state.ticker is not None:
+                state.ticker_dirty = False
+                data = ticker_to_dict(state.ticker)
+                live_store("ticker", code, symbol.slug, data)
+                view = ticker_view(data)
+                row = render_to_string("market/partials.html#ticker-row", {"symbol": symbol, "ticker": view})
+                await layer.group_send(exchange_group(code), {"type": MARKET_EVENT_TYPE, "payload": json.dumps({"html": row})})
+                html_for_symbol.append(render_to_string("market/partials.html#symbol-ticker", {"symbol": symbol, "ticker": view}))
+                sent += 1
+            if state.book_dirty and state.book is not None:
+                state.book_dirty = False
+                data = book_to_dict(state.book)
+                live_store("book", code, symbol.slug, data)
+                html_for_symbol.append(render_to_string("market/partials.html#order-book", {"symbol": symbol, "book": book_rows(data)}))
+            if state.candle_dirty and state.forming is not None:
+                state.candle_dirty = False
+                c = state.forming
+                candle_payload = [int(c.open_time.timestamp() * 1000), str(c.open), str(c.high), str(c.low), str(c.close), str(c.volume)]
+            if html_for_symbol or candle_payload:
+                payload = json.dumps({"html": "".join(html_for_symbol), "candle": candle_payload})
+                await layer.group_send(symbol_group(code, symbol.slug), {"type": MARKET_EVENT_TYPE, "payload": payload})
+                sent += 1
+        self.stats.pushes += sent
+        return sent
+
+
+# Storage (synchronous, called through sync_to_async) ----------------------------------
+
+
+def store_closed_candles(*, symbol: Symbol, candles: list[Candle]) -> int:
+    """Store closed 1m candles, then roll up every higher timeframe whose bucket they complete."""
+    written = candles_upsert(symbol=symbol, timeframe="1m", candles=candles)
+    first, last = candles[0].open_time, candles[-1].open_time + timedelta(minutes=1)
+    for timeframe in TIMEFRAMES[1:]:
+        span = timedelta(seconds=timeframe_seconds(timeframe))
+        candles_rollup_from_1m(symbol=symbol, timeframe=timeframe, start=align_open_time(first, timeframe), end=last + span)
+    return written
+
+
+def store_order_book_snapshot(*, symbol: Symbol, book: OrderBook) -> None:
+    from apps.core.partitions import ensure_partitions_cover
+    from apps.market.models import OrderBookSnapshot
+
+    ensure_partitions_cover("market_orderbooksnapshot", book.timestamp, book.timestamp)
+    OrderBookSnapshot.objects.bulk_create(
+        [
+            OrderBookSnapshot(
+                symbol=symbol,
+                captured_at=book.timestamp,
+                bids=[[str(level.price), str(level.quantity)] for level in book.bids],
+                asks=[[str(level.price), str(level.quantity)] for level in book.asks],
+                mid=book.mid,
+            )
+        ],
+        ignore_conflicts=True,
+    )
