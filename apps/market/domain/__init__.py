@@ -1,0 +1,1 @@
+"""Pure market logic: no Django. The offline simulated exchange lives in `simulator`."""
