@@ -122,7 +122,9 @@ CACHES: Any = {
 CHANNEL_LAYERS: Any = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_CHANNELS_URL], "capacity": 1500, "expiry": 30},
+        # redis-py's default 5 s read timeout equals channels-redis's 5 s blocking pop and
+        # races it, dropping idle sockets; give reads more room than the pop.
+        "CONFIG": {"hosts": [{"address": REDIS_CHANNELS_URL, "socket_timeout": 30}], "capacity": 1500, "expiry": 30},
     }
 }
 
