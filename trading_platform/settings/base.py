@@ -58,6 +58,9 @@ LOCAL_APPS = [
     "apps.audit",
     "apps.exchanges",
     "apps.market",
+    "apps.portfolio",
+    "apps.orders",
+    "apps.risk",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
