@@ -16,6 +16,8 @@ urlpatterns = [
     path("audit/", include("apps.audit.urls")),
     path("market/", include("apps.market.urls")),
     path("connections/", include("apps.exchanges.urls")),
+    path("orders/", include("apps.orders.urls")),
+    path("positions/", include("apps.portfolio.urls")),
     path("admin/", admin.site.urls),
     path("health/", health_view, name="health"),
     path("metrics", metrics_view, name="metrics"),

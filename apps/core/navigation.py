@@ -16,8 +16,8 @@ class Section:
 MAIN_SECTIONS: list[Section] = [
     Section("dashboard", "Dashboard", "core:dashboard"),
     Section("market", "Market", "market:index"),
-    Section("orders", "Orders", "core:planned", "Place, track and cancel orders in paper and live accounts."),
-    Section("positions", "Positions", "core:planned", "Open positions with live P&L, liquidation price and margin."),
+    Section("orders", "Orders", "orders:list"),
+    Section("positions", "Positions", "portfolio:positions"),
     Section("bots", "Bots", "core:planned", "Automated bots running the built-in strategies."),
     Section("strategies", "Strategies", "core:planned", "The built-in strategies and their parameters."),
     Section("backtests", "Backtests", "core:planned", "Replay strategies over history with honest fills."),

@@ -13,8 +13,6 @@ from apps.orders.domain.model import OrderStatus
 from apps.orders.enums import OPEN_STATUSES, OrderSideChoice, OrderSource, OrderStatusChoice, OrderTypeChoice, TimeInForceChoice
 from apps.portfolio.models import TradingAccount
 
-AMOUNT = {"max_digits": 38, "decimal_places": 18}
-
 
 class Order(BaseModel):
     account = models.ForeignKey(TradingAccount, on_delete=models.CASCADE, related_name="orders")
@@ -23,26 +21,28 @@ class Order(BaseModel):
     venue_order_id = models.CharField(max_length=64, blank=True)
     side = models.CharField(max_length=4, choices=OrderSideChoice.choices)
     order_type = models.CharField(max_length=16, choices=OrderTypeChoice.choices)
-    quantity = models.DecimalField(**AMOUNT)
-    price = models.DecimalField(**AMOUNT, null=True, blank=True)
-    stop_price = models.DecimalField(**AMOUNT, null=True, blank=True)
+    quantity = models.DecimalField(max_digits=38, decimal_places=18)
+    price = models.DecimalField(max_digits=38, decimal_places=18, null=True, blank=True)
+    stop_price = models.DecimalField(max_digits=38, decimal_places=18, null=True, blank=True)
     time_in_force = models.CharField(max_length=3, choices=TimeInForceChoice.choices, default="GTC")
     post_only = models.BooleanField(default=False)
     reduce_only = models.BooleanField(default=False)
     leverage = models.PositiveSmallIntegerField(default=1)
     margin_mode = models.CharField(max_length=8, default="ISOLATED")
     status = models.CharField(max_length=16, choices=OrderStatusChoice.choices, default=OrderStatus.NEW.value)
-    filled_quantity = models.DecimalField(**AMOUNT, default=Decimal(0))
-    average_price = models.DecimalField(**AMOUNT, null=True, blank=True)
-    fees = models.DecimalField(**AMOUNT, default=Decimal(0))
+    filled_quantity = models.DecimalField(max_digits=38, decimal_places=18, default=Decimal(0))
+    average_price = models.DecimalField(max_digits=38, decimal_places=18, null=True, blank=True)
+    fees = models.DecimalField(max_digits=38, decimal_places=18, default=Decimal(0))
     fee_currency = models.CharField(max_length=16, blank=True)
-    locked_amount = models.DecimalField(**AMOUNT, default=Decimal(0), help_text="Balance held for this order, released as it fills or ends.")
+    locked_amount = models.DecimalField(
+        max_digits=38, decimal_places=18, default=Decimal(0), help_text="Balance held for this order, released as it fills or ends."
+    )
     locked_asset = models.CharField(max_length=16, blank=True)
     reject_reason = models.CharField(max_length=255, blank=True)
     source = models.CharField(max_length=8, choices=OrderSource.choices, default=OrderSource.UI)
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="attached")
-    attached_stop_loss = models.DecimalField(**AMOUNT, null=True, blank=True)
-    attached_take_profit = models.DecimalField(**AMOUNT, null=True, blank=True)
+    attached_stop_loss = models.DecimalField(max_digits=38, decimal_places=18, null=True, blank=True)
+    attached_take_profit = models.DecimalField(max_digits=38, decimal_places=18, null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True, help_text="Live orders: handed to the venue.")
     acknowledged_at = models.DateTimeField(null=True, blank=True, help_text="Live orders: the venue confirmed it.")
     closed_at = models.DateTimeField(null=True, blank=True)
@@ -85,12 +85,12 @@ class Fill(models.Model):
     account = models.ForeignKey(TradingAccount, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
     symbol = models.ForeignKey(Symbol, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
     side = models.CharField(max_length=4, choices=OrderSideChoice.choices)
-    price = models.DecimalField(**AMOUNT)
-    quantity = models.DecimalField(**AMOUNT)
-    fee = models.DecimalField(**AMOUNT, default=Decimal(0))
+    price = models.DecimalField(max_digits=38, decimal_places=18)
+    quantity = models.DecimalField(max_digits=38, decimal_places=18)
+    fee = models.DecimalField(max_digits=38, decimal_places=18, default=Decimal(0))
     fee_currency = models.CharField(max_length=16)
     liquidity = models.CharField(max_length=5)
-    realized_pnl = models.DecimalField(**AMOUNT, default=Decimal(0))
+    realized_pnl = models.DecimalField(max_digits=38, decimal_places=18, default=Decimal(0))
     venue_trade_id = models.CharField(max_length=64, blank=True)
 
     class Meta:

@@ -10,7 +10,6 @@ from apps.core.models import BaseModel
 from apps.exchanges.models import ApiConnection, Exchange, Symbol
 from apps.portfolio.enums import AccountMode, TradingState
 
-AMOUNT = {"max_digits": 38, "decimal_places": 18}
 
 
 class TradingAccount(BaseModel):
@@ -47,8 +46,8 @@ class TradingAccount(BaseModel):
 class Balance(BaseModel):
     account = models.ForeignKey(TradingAccount, on_delete=models.CASCADE, related_name="balances")
     asset = models.CharField(max_length=16)
-    free = models.DecimalField(**AMOUNT, default=Decimal(0))
-    locked = models.DecimalField(**AMOUNT, default=Decimal(0))
+    free = models.DecimalField(max_digits=38, decimal_places=18, default=Decimal(0))
+    locked = models.DecimalField(max_digits=38, decimal_places=18, default=Decimal(0))
 
     class Meta:
         ordering = ["asset"]
@@ -70,16 +69,16 @@ class Position(BaseModel):
 
     account = models.ForeignKey(TradingAccount, on_delete=models.CASCADE, related_name="positions")
     symbol = models.ForeignKey(Symbol, on_delete=models.PROTECT, related_name="+")
-    quantity = models.DecimalField(**AMOUNT, default=Decimal(0), help_text="Signed: long > 0, short < 0.")
-    entry_price = models.DecimalField(**AMOUNT, default=Decimal(0))
-    realized_pnl = models.DecimalField(**AMOUNT, default=Decimal(0))
-    fees_paid = models.DecimalField(**AMOUNT, default=Decimal(0))
-    funding_paid = models.DecimalField(**AMOUNT, default=Decimal(0))
+    quantity = models.DecimalField(max_digits=38, decimal_places=18, default=Decimal(0), help_text="Signed: long > 0, short < 0.")
+    entry_price = models.DecimalField(max_digits=38, decimal_places=18, default=Decimal(0))
+    realized_pnl = models.DecimalField(max_digits=38, decimal_places=18, default=Decimal(0))
+    fees_paid = models.DecimalField(max_digits=38, decimal_places=18, default=Decimal(0))
+    funding_paid = models.DecimalField(max_digits=38, decimal_places=18, default=Decimal(0))
     leverage = models.PositiveSmallIntegerField(default=1)
     margin_mode = models.CharField(max_length=8, default="ISOLATED")
-    isolated_margin = models.DecimalField(**AMOUNT, default=Decimal(0))
-    stop_loss = models.DecimalField(**AMOUNT, null=True, blank=True)
-    take_profit = models.DecimalField(**AMOUNT, null=True, blank=True)
+    isolated_margin = models.DecimalField(max_digits=38, decimal_places=18, default=Decimal(0))
+    stop_loss = models.DecimalField(max_digits=38, decimal_places=18, null=True, blank=True)
+    take_profit = models.DecimalField(max_digits=38, decimal_places=18, null=True, blank=True)
     opened_at = models.DateTimeField(null=True, blank=True)
     last_funding_at = models.DateTimeField(null=True, blank=True)
 

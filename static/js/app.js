@@ -20,3 +20,13 @@
   document.addEventListener("htmx:wsError", function () { setStatus("reconnecting"); });
   window.addEventListener("offline", function () { setStatus("disconnected"); });
 })();
+
+// A pushed #live-signal names events (orders-changed, positions-changed, ...); tables that
+// listen with hx-trigger="orders-changed from:body" reload themselves.
+document.addEventListener("htmx:oobAfterSwap", function (event) {
+  var target = event.detail && event.detail.target;
+  if (!target || target.id !== "live-signal") { return; }
+  (target.dataset.events || "").split(" ").forEach(function (name) {
+    if (name) { document.body.dispatchEvent(new CustomEvent(name, { bubbles: true })); }
+  });
+});

@@ -1,0 +1,386 @@
+"""Placing and cancelling orders: validation, pre-trade risk, balance holds, then the venue.
+
+Paper orders are matched by the same engine and fill model as backtests: the part that
+can execute now executes inside the request; the rest rests with the paper matcher of
+`stream_market`. Live orders are sent after commit by a Celery task and kept in sync by
+reconciliation.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from apps.audit.services import audit_record
+from apps.core.domain.ids import uuid7
+from apps.core.errors import ApplicationError, NotFoundError, ValidationError
+from apps.exchanges.models import Symbol
+from apps.orders.domain.fill_model import FillModel
+from apps.orders.domain.matching import MatchingEngine, OrderExpired, OrderFilled, OrderRejected
+from apps.orders.domain.model import MarginMode, OrderIntent, OrderSide, OrderStatus, OrderType, TimeInForce
+from apps.orders.domain.validation import ensure_valid_order, quantity_from_quote
+from apps.orders.enums import OPEN_STATUSES, OrderSource
+from apps.orders.errors import InsufficientBalanceError, OrderErrorCode, OrderNotCancelableError, RiskRejectedError
+from apps.orders.models import Fill, Order
+from apps.orders.services.ledger import ledger_apply_fill, ledger_finish_order, position_select_for_update
+from apps.orders.services.market_inputs import current_book, fee_schedule, symbol_rules
+from apps.portfolio.models import Position, TradingAccount
+from apps.portfolio.services import balance_select_for_update
+from apps.risk.domain.rules import LimitSet, PreTradeContext, check_pre_trade
+from apps.risk.services import risk_limits_get
+
+logger = logging.getLogger(__name__)
+ZERO = Decimal(0)
+MARKET_HOLD_BUFFER = Decimal("0.02")  # market buys hold 2 % above the book for slippage; the rest is released
+CLIENT_ORDER_ID_MAX = 36  # Binance's limit, the strictest of our venues
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    symbol: Symbol
+    side: str
+    order_type: str
+    quantity: Decimal | None = None
+    quote_amount: Decimal | None = None
+    price: Decimal | None = None
+    stop_price: Decimal | None = None
+    time_in_force: str = "GTC"
+    post_only: bool = False
+    reduce_only: bool = False
+    leverage: int = 1
+    margin_mode: str = "ISOLATED"
+    stop_loss: Decimal | None = None
+    take_profit: Decimal | None = None
+    client_order_id: str = ""
+    source: str = OrderSource.UI
+
+
+def new_client_order_id() -> str:
+    return f"tp{uuid7().hex[:30]}"
+
+
+def _enum(enum_type: Any, value: str, field: str) -> Any:
+    try:
+        return enum_type(str(value).upper())
+    except ValueError:
+        allowed = ", ".join(member.value for member in enum_type)
+        raise ValidationError.for_field(field, f"Unknown {field.replace('_', ' ')} {value!r}; use one of {allowed}.") from None
+
+
+def _intent(request: OrderRequest, client_order_id: str, reference: Decimal | None) -> OrderIntent:
+    quantity = request.quantity
+    if quantity is None and request.quote_amount is not None:
+        price = request.price or reference
+        if price is None or price <= 0:
+            raise ValidationError.for_field("quote_amount", "No price to convert the amount into a quantity.")
+        if request.quote_amount <= 0:
+            raise ValidationError.for_field("quote_amount", "The amount must be positive.")
+        quantity = quantity_from_quote(request.quote_amount, price, symbol_rules(request.symbol))
+    if quantity is None:
+        raise ValidationError.for_field("quantity", "Give a quantity or an amount in the quote currency.")
+    return OrderIntent(
+        client_order_id=client_order_id,
+        symbol=request.symbol.symbol,
+        side=_enum(OrderSide, request.side, "side"),
+        order_type=_enum(OrderType, request.order_type, "order_type"),
+        quantity=quantity,
+        price=request.price,
+        stop_price=request.stop_price,
+        time_in_force=_enum(TimeInForce, request.time_in_force, "time_in_force"),
+        post_only=request.post_only,
+        reduce_only=request.reduce_only,
+        leverage=int(request.leverage),
+        margin_mode=_enum(MarginMode, request.margin_mode, "margin_mode"),
+    )
+
+
+def _validate_attached_exits(intent: OrderIntent, request: OrderRequest, reference: Decimal) -> None:
+    entry = intent.price or reference
+    long = intent.side is OrderSide.BUY
+    if request.stop_loss is not None and ((long and request.stop_loss >= entry) or (not long and request.stop_loss <= entry)):
+        raise ValidationError.for_field(
+            "stop_loss", f"A stop-loss for a {'long' if long else 'short'} must be {'below' if long else 'above'} the entry price {entry}."
+        )
+    if request.take_profit is not None and ((long and request.take_profit <= entry) or (not long and request.take_profit >= entry)):
+        raise ValidationError.for_field(
+            "take_profit", f"A take-profit for a {'long' if long else 'short'} must be {'above' if long else 'below'} the entry price {entry}."
+        )
+
+
+# Holds -----------------------------------------------------------------------------------
+
+
+def required_hold(*, account: TradingAccount, symbol: Symbol, intent: OrderIntent, reference: Decimal, increases: Decimal) -> tuple[str, Decimal]:
+    """(asset, amount) to hold while the order works: what it can spend at worst, plus the taker fee."""
+    price = intent.price if intent.order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT) else None
+    if price is None:
+        price = (intent.stop_price or reference) * (1 + MARKET_HOLD_BUFFER)
+    fee_rate = account.taker_fee_rate
+    if symbol.is_perpetual:
+        notional = increases * price
+        return symbol.quote, notional / Decimal(max(intent.leverage, 1)) + notional * fee_rate
+    if intent.side is OrderSide.BUY:
+        return symbol.quote, intent.quantity * price * (1 + fee_rate)
+    return symbol.base, intent.quantity
+
+
+def _exposure_after(position_qty: Decimal, intent: OrderIntent) -> tuple[Decimal, bool]:
+    """(quantity that adds exposure, whether the order adds any)."""
+    signed = intent.quantity * intent.side.sign
+    if position_qty == 0 or (position_qty > 0) == (signed > 0):
+        return intent.quantity, True
+    excess = abs(signed) - abs(position_qty)
+    return (excess, True) if excess > 0 else (ZERO, False)
+
+
+def realized_loss_today(account_owner_id: Any) -> Decimal:
+    start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    total = Fill.objects.filter(account__owner_id=account_owner_id, executed_at__gte=start).aggregate(pnl=Sum("realized_pnl"), fees=Sum("fee"))
+    net = (total["pnl"] or ZERO) - (total["fees"] or ZERO)
+    return -net if net < 0 else ZERO
+
+
+def _risk_verdict(
+    *, account: TradingAccount, symbol: Symbol, intent: OrderIntent, position: Position, reference: Decimal, extra_limits: list[LimitSet]
+) -> None:
+    adding, increases = _exposure_after(position.quantity, intent)
+    price = intent.price or intent.stop_price or reference
+    limits = risk_limits_get(actor=account.owner)
+    user_limits = LimitSet(
+        name="Your risk limits",
+        max_order_notional=limits.max_order_notional,
+        max_position_notional=limits.max_position_notional,
+        max_leverage=limits.max_leverage,
+        max_open_positions=limits.max_open_positions,
+        max_daily_loss=limits.max_daily_loss,
+    )
+    open_positions = Position.objects.filter(account__owner=account.owner).exclude(quantity=0).count()
+    resulting = abs(position.quantity + intent.quantity * intent.side.sign) * price
+    context = PreTradeContext(
+        trading_state=account.trading_state,
+        trading_state_reason=account.trading_state_reason,
+        order_notional=intent.quantity * price,
+        increases_exposure=increases and not intent.reduce_only,
+        resulting_position_notional=resulting,
+        opens_new_position=position.quantity == 0,
+        open_positions=open_positions,
+        leverage=intent.leverage,
+        realized_loss_today=realized_loss_today(account.owner_id),
+    )
+    verdict = check_pre_trade(context, [user_limits, *extra_limits])
+    if not verdict.allowed:
+        raise RiskRejectedError(verdict.message, extra={"rule": verdict.rule})
+    if intent.reduce_only and (position.quantity == 0 or (position.quantity > 0) == (intent.side is OrderSide.BUY) or intent.quantity > abs(position.quantity)):
+        raise ValidationError.for_field(
+            "reduce_only", "A reduce-only order must be on the closing side and no larger than the open position.", code=OrderErrorCode.REDUCE_ONLY
+        )
+    _ = adding
+
+
+# Submit ------------------------------------------------------------------------------------
+
+
+def order_submit(*, actor: Any, account: TradingAccount, request: OrderRequest, extra_limits: list[LimitSet] | None = None) -> Order:
+    """Place an order. The same client_order_id twice returns the first order and places nothing."""
+    if account.owner_id != actor.pk:
+        raise NotFoundError("No such trading account.", extra={"fields": {"account": ["No such trading account."]}})
+    client_order_id = (request.client_order_id or new_client_order_id()).strip()
+    if not client_order_id or len(client_order_id) > CLIENT_ORDER_ID_MAX or not client_order_id.replace("-", "").replace("_", "").isalnum():
+        raise ValidationError.for_field("client_order_id", f"Use 1-{CLIENT_ORDER_ID_MAX} letters, digits, '-' or '_'.")
+    existing = Order.objects.filter(account=account, client_order_id=client_order_id).select_related("symbol", "account").first()
+    if existing is not None:
+        return existing
+    symbol = request.symbol
+    if symbol.exchange_id != account.exchange_id:
+        raise ValidationError.for_field("symbol", f"{symbol.symbol} is not traded on {account.exchange.name}.")
+    if not symbol.active:
+        raise ValidationError.for_field("symbol", f"{symbol.symbol} is not active on {account.exchange.name}.")
+    if not account.is_paper and (account.api_connection is None or not account.api_connection.is_verified):
+        raise ValidationError.for_field(
+            "account", "This live account's API connection is not verified; verify it in Settings first.", code=OrderErrorCode.LIVE_NOT_READY
+        )
+
+    book = current_book(symbol)
+    reference = book.mid or book.best_bid or book.best_ask
+    if reference is None:
+        raise ValidationError.for_field("symbol", f"{symbol.symbol} has no prices right now.", code=OrderErrorCode.NO_PRICE)
+    intent = _intent(request, client_order_id, reference)
+    ensure_valid_order(intent, symbol_rules(symbol), reference)
+    _validate_attached_exits(intent, request, reference)
+    try:
+        return _place(
+            actor=actor, account=account, symbol=symbol, intent=intent, request=request, book=book, reference=reference, extra_limits=extra_limits or []
+        )
+    except IntegrityError:
+        # A concurrent submit with the same client_order_id won the race: return its order.
+        existing = Order.objects.filter(account=account, client_order_id=client_order_id).select_related("symbol", "account").first()
+        if existing is None:
+            raise
+        return existing
+    except RiskRejectedError as exc:
+        with transaction.atomic():
+            audit_record(
+                actor=actor,
+                owner=account.owner,
+                action="order.rejected_by_risk",
+                summary=f"{intent.side} {intent.quantity} {symbol.symbol}: {exc.message}",
+                target=account,
+            )
+        raise
+
+
+@transaction.atomic
+def _place(
+    *,
+    actor: Any,
+    account: TradingAccount,
+    symbol: Symbol,
+    intent: OrderIntent,
+    request: OrderRequest,
+    book: Any,
+    reference: Decimal,
+    extra_limits: list[LimitSet],
+) -> Order:
+    account = TradingAccount.objects.select_for_update().select_related("exchange", "owner").get(pk=account.pk)
+    position = Position.objects.select_for_update().filter(account=account, symbol=symbol).first() or Position(account=account, symbol=symbol)
+    _risk_verdict(account=account, symbol=symbol, intent=intent, position=position, reference=reference, extra_limits=extra_limits)
+
+    adding, _ = _exposure_after(position.quantity, intent)
+    asset, amount = required_hold(account=account, symbol=symbol, intent=intent, reference=reference, increases=adding)
+    balance = balance_select_for_update(account=account, asset=asset)
+    if balance.free < amount:
+        raise InsufficientBalanceError(
+            f"Not enough {asset}: the order needs {amount.quantize(Decimal('0.00000001'))} {asset}, {balance.free.normalize()} {asset} is free.",
+            extra={"fields": {"quantity": [f"Not enough {asset}."]}, "asset": asset, "needed": str(amount), "free": str(balance.free)},
+        )
+    balance.free -= amount
+    balance.locked += amount
+    balance.save(update_fields=["free", "locked", "updated_at"])
+
+    with transaction.atomic():  # a savepoint: a duplicate client_order_id must not poison the outer transaction
+        order = Order.objects.create(
+            account=account,
+            symbol=symbol,
+            client_order_id=intent.client_order_id,
+            side=intent.side.value,
+            order_type=intent.order_type.value,
+            quantity=intent.quantity,
+            price=intent.price,
+            stop_price=intent.stop_price,
+            time_in_force=intent.time_in_force.value,
+            post_only=intent.post_only,
+            reduce_only=intent.reduce_only,
+            leverage=intent.leverage,
+            margin_mode=intent.margin_mode.value,
+            locked_amount=amount,
+            locked_asset=asset,
+            source=request.source,
+            attached_stop_loss=request.stop_loss,
+            attached_take_profit=request.take_profit,
+        )
+    order.symbol, order.account = symbol, account
+    audit_record(
+        actor=actor, owner=account.owner, action="order.submitted", summary=f"{order}", target=order, changes={"client_order_id": [None, order.client_order_id]}
+    )
+    if account.is_paper:
+        _match_paper_now(order=order, intent=intent, book=book)
+    else:
+        from apps.orders.tasks import send_live_order_task
+
+        transaction.on_commit(lambda: send_live_order_task.delay(str(order.pk)))
+    from apps.orders.services.push import push_order_changes
+
+    push_order_changes(order)
+    return order
+
+
+def _engine_for(order: Order) -> MatchingEngine:
+    rules = symbol_rules(order.symbol)
+    return MatchingEngine(rules, FillModel(fee_schedule(order.account), order.account.slippage_bps, rules))
+
+
+def _match_paper_now(*, order: Order, intent: OrderIntent, book: Any) -> None:
+    """Execute what can execute now; a resting remainder stays OPEN for the paper matcher."""
+    engine = _engine_for(order)
+    events = engine.submit(str(order.pk), intent, timezone.now(), book=book, last_price=book.mid)
+    apply_engine_events(order=order, events=events)
+
+
+def apply_engine_events(*, order: Order, events: list[Any]) -> None:
+    """Turn matching-engine events for one (locked) order into rows and balances."""
+    position = None
+    for event in events:
+        if isinstance(event, OrderFilled):
+            position = position or position_select_for_update(order=order)
+            ledger_apply_fill(order=order, fill=event.fill, position=position)
+        elif isinstance(event, OrderRejected):
+            ledger_finish_order(order=order, status=OrderStatus.REJECTED, reason=event.reason)
+        elif isinstance(event, OrderExpired):
+            ledger_finish_order(order=order, status=OrderStatus.EXPIRED, reason=event.reason)
+    if order.status == OrderStatus.NEW.value and not any(isinstance(e, OrderRejected | OrderExpired) for e in events):
+        order.status = OrderStatus.OPEN.value
+    if order.status == OrderStatus.FILLED.value:
+        ledger_finish_order(order=order, status=OrderStatus.FILLED)
+        _attach_exits(order)
+    order.save()
+
+
+def _attach_exits(order: Order) -> None:
+    """An entry with a stop-loss / take-profit: once filled, they become the position's exits."""
+    if order.attached_stop_loss is None and order.attached_take_profit is None:
+        return
+    Position.objects.filter(account_id=order.account_id, symbol_id=order.symbol_id).exclude(quantity=0).update(
+        stop_loss=order.attached_stop_loss, take_profit=order.attached_take_profit
+    )
+
+
+# Cancel ------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def order_cancel(*, actor: Any, order_id: Any) -> Order:
+    try:
+        order = (
+            Order.objects.select_for_update()
+            .select_related("account", "symbol", "symbol__exchange", "account__exchange")
+            .get(pk=order_id, account__owner=actor)
+        )
+    except (Order.DoesNotExist, ValueError, TypeError):
+        raise NotFoundError("No such order.") from None
+    except ApplicationError:
+        raise
+    except Exception as exc:
+        from django.core.exceptions import ValidationError as DjangoValidationError
+
+        if isinstance(exc, DjangoValidationError):
+            raise NotFoundError("No such order.") from None
+        raise
+    if order.status not in OPEN_STATUSES:
+        raise OrderNotCancelableError(f"This order is {order.get_status_display().lower()}; only open orders can be canceled.")
+    if order.account.is_paper:
+        ledger_finish_order(order=order, status=OrderStatus.CANCELED, reason="canceled by you")
+        order.save()
+    else:
+        from apps.orders.tasks import cancel_live_order_task
+
+        order.reject_reason = "cancel requested"
+        order.save(update_fields=["reject_reason", "updated_at"])
+        transaction.on_commit(lambda: cancel_live_order_task.delay(str(order.pk)))
+    audit_record(
+        actor=actor,
+        owner=order.account.owner,
+        action="order.cancel_requested" if not order.account.is_paper else "order.canceled",
+        summary=str(order),
+        target=order,
+    )
+    from apps.orders.services.push import push_order_changes
+
+    push_order_changes(order)
+    return order

@@ -1,0 +1,22 @@
+"""Live execution: sending, cancelling and reconciling orders with the venue."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from apps.orders.services import live
+
+
+@shared_task(name="orders.send_live_order", bind=True, acks_late=True, max_retries=8)
+def send_live_order_task(self, order_id: str) -> str:  # type: ignore[no-untyped-def]
+    return live.live_order_send(order_id=order_id, retry=self.retry)
+
+
+@shared_task(name="orders.cancel_live_order", bind=True, acks_late=True, max_retries=8)
+def cancel_live_order_task(self, order_id: str) -> str:  # type: ignore[no-untyped-def]
+    return live.live_order_cancel(order_id=order_id, retry=self.retry)
+
+
+@shared_task(name="orders.reconcile_live_accounts", acks_late=True)
+def reconcile_live_accounts_task() -> dict[str, int]:
+    return live.live_accounts_reconcile()
