@@ -1,17 +1,33 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from apps.core.errors import ApplicationError
+from apps.core.errors import ApplicationError, NotFoundError
 from apps.exchanges.domain.timeframes import TIMEFRAMES
+from apps.exchanges.models import Exchange, Symbol
 from apps.exchanges.selectors import exchange_get, exchange_list, symbol_get, symbol_list
 from apps.market.presentation import book_rows, ticker_view
 from apps.market.selectors import order_book_dict, ticker_dicts
 
 DEFAULT_EXCHANGE = "SIM"
 BOOK_DEPTH = 15
+
+
+def _exchange_or_404(code: str) -> Exchange:
+    # An unknown exchange or symbol in the address is a 404 page, not a server error.
+    try:
+        return exchange_get(code=code)
+    except NotFoundError as exc:
+        raise Http404(exc.message) from None
+
+
+def _symbol_or_404(exchange: Exchange, slug: str) -> Symbol:
+    try:
+        return symbol_get(exchange=exchange, symbol=slug)
+    except NotFoundError as exc:
+        raise Http404(exc.message) from None
 
 
 @login_required
@@ -21,7 +37,7 @@ def market_index_view(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def market_exchange_view(request: HttpRequest, exchange_code: str) -> HttpResponse:
-    exchange = exchange_get(code=exchange_code)
+    exchange = _exchange_or_404(exchange_code)
     search = request.GET.get("q", "").strip()[:32]
     market_type = request.GET.get("type", "")
     symbols = list(symbol_list(exchange=exchange, market_type=market_type or None, search=search))
@@ -46,8 +62,8 @@ def market_exchange_view(request: HttpRequest, exchange_code: str) -> HttpRespon
 
 @login_required
 def market_symbol_view(request: HttpRequest, exchange_code: str, slug: str) -> HttpResponse:
-    exchange = exchange_get(code=exchange_code)
-    symbol = symbol_get(exchange=exchange, symbol=slug)
+    exchange = _exchange_or_404(exchange_code)
+    symbol = _symbol_or_404(exchange, slug)
     feed_error = ""
     try:
         ticker = ticker_view(ticker_dicts(exchange_code=exchange.code, symbols=[symbol]).get(symbol.slug))

@@ -11,7 +11,6 @@ from apps.exchanges.models import ApiConnection, Exchange, Symbol
 from apps.portfolio.enums import AccountMode, TradingState
 
 
-
 class TradingAccount(BaseModel):
     """Where orders go: one per owner, exchange and mode. Paper and live never mix."""
 
