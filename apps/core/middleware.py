@@ -47,3 +47,27 @@ class MetricsMiddleware:
         http_requests_total.labels(method=method, status=str(response.status_code)).inc()
         http_request_seconds.labels(method=method).observe(time.perf_counter() - started)
         return response
+
+
+class ApplicationErrorMiddleware:
+    """A service error that escapes an HTML view becomes a page with its status, never a 500."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        from django.http import JsonResponse
+        from django.shortcuts import render
+
+        from apps.core.errors import ApplicationError
+
+        if not isinstance(exception, ApplicationError):
+            return None
+        if request.path.startswith("/api/"):
+            return JsonResponse(exception.as_dict(), status=exception.status_code)
+        titles = {400: "Bad request", 403: "Not allowed", 404: "Not found", 409: "Conflict", 422: "Refused", 429: "Slow down", 503: "Unavailable"}
+        context = {"title": titles.get(exception.status_code, "Something went wrong"), "message": exception.message}
+        return render(request, "core/error.html", context, status=exception.status_code)
