@@ -88,19 +88,28 @@ class MarketStreamer:
     backoff_base: float = 0.5
     states: dict[str, SymbolState] = field(default_factory=dict)
     stats: StreamStats = field(default_factory=StreamStats)
+    paper_matching: bool = True
     _gateways: dict[str, ExchangeGateway] = field(default_factory=dict)
     _tasks: dict[str, list[asyncio.Task[None]]] = field(default_factory=dict)
+    _paper: Any = None
+    _next_funding: dict[Any, tuple[datetime, Any]] = field(default_factory=dict)  # symbol -> (due, rate for that interval)
 
     async def run(self, stop: asyncio.Event) -> None:
         layer = get_channel_layer()
         refresher = asyncio.create_task(self._refresh_symbols_forever(stop))
         publisher = asyncio.create_task(self._publish_forever(layer, stop))
+        background = [refresher, publisher]
+        if self.paper_matching:
+            from apps.orders.services.paper import PaperMatcher
+
+            self._paper = PaperMatcher()
+            background += [asyncio.create_task(self._paper_sync_forever(stop)), asyncio.create_task(self._funding_forever(stop))]
         try:
             await stop.wait()
         finally:
-            for task in [refresher, publisher, *(t for tasks in self._tasks.values() for t in tasks)]:
+            for task in [*background, *(t for tasks in self._tasks.values() for t in tasks)]:
                 task.cancel()
-            await asyncio.gather(refresher, publisher, *(t for tasks in self._tasks.values() for t in tasks), return_exceptions=True)
+            await asyncio.gather(*background, *(t for tasks in self._tasks.values() for t in tasks), return_exceptions=True)
             for gateway in self._gateways.values():
                 await gateway.close()
 
@@ -209,6 +218,8 @@ class MarketStreamer:
 
     def _on_trades(self, state: SymbolState) -> Callable[[list[Trade]], Awaitable[None]]:
         async def handle(trades: list[Trade]) -> None:
+            if self._paper is not None and trades:
+                await sync_to_async(self._feed_paper)(state.symbol, sorted(trades, key=lambda t: t.timestamp))
             if trades and state.ticker is not None:
                 latest = max(trades, key=lambda t: t.timestamp)
                 if latest.timestamp >= state.ticker.timestamp and latest.price != state.ticker.last:
@@ -267,6 +278,43 @@ class MarketStreamer:
             await self.store_closed(state, page)
             self.stats.gap_filled += len(page)
             start = page[-1].open_time + timedelta(minutes=1)
+
+    # Paper trading -------------------------------------------------------------------
+
+    def _feed_paper(self, symbol: Symbol, trades: list[Trade]) -> None:
+        for trade in trades:
+            self._paper.on_trade(symbol, trade.price, trade.quantity, trade.timestamp)
+
+    async def _paper_sync_forever(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            symbol_ids = [state.symbol.pk for state in self.states.values()]
+            try:
+                await sync_to_async(self._paper.sync)(symbol_ids)
+            except Exception:
+                logger.exception("paper order sync failed")
+            await asyncio.sleep(1)
+
+    async def _funding_forever(self, stop: asyncio.Event) -> None:
+        """Settle funding on paper positions in perpetuals when each funding time passes."""
+        from apps.orders.services.paper import funding_settle
+
+        while not stop.is_set():
+            for state in list(self.states.values()):
+                symbol = state.symbol
+                if not symbol.is_perpetual or state.ticker is None:
+                    continue
+                try:
+                    funding = await self._gateway(symbol.exchange.code).fetch_funding_rate(symbol.symbol)
+                except Exception as exc:  # noqa: BLE001
+                    logger.warning("funding rate of %s unavailable: %s", symbol, exc)
+                    continue
+                pending = self._next_funding.get(symbol.pk)
+                if pending is not None and datetime.now(UTC) >= pending[0]:
+                    await sync_to_async(funding_settle)(symbol=symbol, rate=pending[1], mark=state.ticker.last, at=pending[0])
+                    self._next_funding.pop(symbol.pk)
+                if funding.next_funding_time is not None and symbol.pk not in self._next_funding:
+                    self._next_funding[symbol.pk] = (funding.next_funding_time, funding.rate)
+            await asyncio.sleep(30)
 
     # Publishing ----------------------------------------------------------------------
 

@@ -1,0 +1,217 @@
+"""Working resting paper orders and position exits against the live trade stream.
+
+Run inside `stream_market`, which already sees every trade of the watched symbols. Each
+symbol has one MatchingEngine (the same engine and fill model as backtests) holding the
+open paper orders; the database stays the source of truth: engines are re-synced from
+it every second, and every fill is applied through the ledger in its own transaction
+after re-checking the order is still open.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+
+from apps.audit.services import audit_record
+from apps.exchanges.models import Symbol
+from apps.orders.domain.fill_model import FillModel
+from apps.orders.domain.matching import MatchingEngine
+from apps.orders.domain.model import MarginMode, OrderIntent, OrderSide, OrderType, TimeInForce
+from apps.orders.enums import OPEN_STATUSES, OrderSource
+from apps.orders.models import Order
+from apps.orders.services.market_inputs import fee_schedule, symbol_rules
+from apps.orders.services.placement import apply_engine_events
+from apps.orders.services.push import push_order_changes
+from apps.portfolio.models import Balance, Position
+
+logger = logging.getLogger(__name__)
+ZERO = Decimal(0)
+
+
+@dataclass
+class SymbolBook:
+    engine: MatchingEngine
+    order_ids: set[str] = field(default_factory=set)
+
+
+def _intent_for(order: Order) -> OrderIntent:
+    return OrderIntent(
+        client_order_id=order.client_order_id,
+        symbol=order.symbol.symbol,
+        side=OrderSide(order.side),
+        order_type=OrderType(order.order_type),
+        quantity=order.quantity - order.filled_quantity,
+        price=order.price,
+        stop_price=order.stop_price,
+        time_in_force=TimeInForce(order.time_in_force),
+        post_only=False,  # it rested without crossing when placed; it is a maker from here on
+        reduce_only=order.reduce_only,
+        leverage=order.leverage,
+        margin_mode=MarginMode(order.margin_mode),
+    )
+
+
+def open_paper_orders(symbol_ids: list[Any]) -> list[Order]:
+    return list(
+        Order.objects.filter(symbol_id__in=symbol_ids, status__in=OPEN_STATUSES, account__mode="paper")
+        .select_related("symbol", "symbol__exchange", "account")
+        .order_by("created_at")
+    )
+
+
+def positions_with_exits(symbol_ids: list[Any]) -> list[Position]:
+    return list(
+        Position.objects.filter(symbol_id__in=symbol_ids, account__mode="paper")
+        .exclude(quantity=0)
+        .filter(Q(stop_loss__isnull=False) | Q(take_profit__isnull=False))
+        .select_related("symbol", "account", "account__owner")
+    )
+
+
+@dataclass
+class PaperMatcher:
+    books: dict[Any, SymbolBook] = field(default_factory=dict)
+    exits: dict[Any, list[Position]] = field(default_factory=lambda: defaultdict(list))
+    last_price: dict[Any, Decimal] = field(default_factory=dict)
+
+    def _book_for(self, order: Order) -> SymbolBook:
+        book = self.books.get(order.symbol_id)
+        if book is None or book.engine.fill_model.fees != fee_schedule(order.account):
+            rules = symbol_rules(order.symbol)
+            engine = MatchingEngine(rules, FillModel(fee_schedule(order.account), order.account.slippage_bps, rules))
+            book = self.books[order.symbol_id] = SymbolBook(engine=engine)
+        return book
+
+    def sync(self, symbol_ids: list[Any]) -> None:
+        """Load new open orders into the engines, drop those that ended elsewhere, refresh exits."""
+        orders = open_paper_orders(symbol_ids)
+        wanted = {str(order.pk) for order in orders}
+        for book in self.books.values():
+            for order_id in list(book.order_ids - wanted):
+                book.engine.cancel(order_id, datetime.now(UTC))
+                book.order_ids.discard(order_id)
+        for order in orders:
+            book = self._book_for(order)
+            order_id = str(order.pk)
+            if order_id in book.order_ids:
+                continue
+            book.order_ids.add(order_id)
+            events = book.engine.submit(order_id, _intent_for(order), datetime.now(UTC), book=None, last_price=self.last_price.get(order.symbol_id))
+            self._apply_events(order_id, [e for e in events if type(e).__name__ not in ("OrderAccepted",)])
+        self.exits = defaultdict(list)
+        for position in positions_with_exits(symbol_ids):
+            self.exits[position.symbol_id].append(position)
+
+    def on_trade(self, symbol: Symbol, price: Decimal, quantity: Decimal, at: datetime) -> int:
+        """Feed one trade; returns how many fills it caused."""
+        self.last_price[symbol.pk] = price
+        fills = 0
+        book = self.books.get(symbol.pk)
+        if book is not None and book.order_ids:
+            events = book.engine.on_trade(price, quantity, at)
+            by_order: dict[str, list[Any]] = defaultdict(list)
+            for event in events:
+                by_order[event.order_id].append(event)
+            for order_id, order_events in by_order.items():
+                fills += self._apply_events(order_id, order_events)
+                if book.engine.status(order_id) is None or not _still_working(book.engine, order_id):
+                    book.order_ids.discard(order_id)
+        for position in list(self.exits.get(symbol.pk, [])):
+            if _exit_reached(position, price):
+                self.exits[symbol.pk].remove(position)
+                trigger_position_exit(position_id=position.pk, price=price)
+        return fills
+
+    def _apply_events(self, order_id: str, events: list[Any]) -> int:
+        relevant = [e for e in events if type(e).__name__ in ("OrderFilled", "OrderExpired", "OrderRejected")]
+        if not relevant:
+            return 0
+        return apply_paper_events(order_id=order_id, events=relevant)
+
+
+def _still_working(engine: MatchingEngine, order_id: str) -> bool:
+    status = engine.status(order_id)
+    return status is not None and not status.is_terminal
+
+
+def _exit_reached(position: Position, price: Decimal) -> bool:
+    long = position.quantity > 0
+    if position.stop_loss is not None and ((long and price <= position.stop_loss) or (not long and price >= position.stop_loss)):
+        return True
+    return position.take_profit is not None and ((long and price >= position.take_profit) or (not long and price <= position.take_profit))
+
+
+@transaction.atomic
+def apply_paper_events(*, order_id: str, events: list[Any]) -> int:
+    """Apply engine events to a paper order if it is still open (it may have been canceled meanwhile)."""
+    order = Order.objects.select_for_update().select_related("symbol", "symbol__exchange", "account", "account__exchange").filter(pk=order_id).first()
+    if order is None or order.status not in OPEN_STATUSES:
+        return 0
+    before = order.filled_quantity
+    apply_engine_events(order=order, events=events)
+    if order.filled_quantity != before:
+        audit_record(actor=None, owner=order.account.owner, action="order.filled", summary=f"{order}", target=order)
+    push_order_changes(order)
+    return sum(1 for e in events if type(e).__name__ == "OrderFilled")
+
+
+def trigger_position_exit(*, position_id: Any, price: Decimal) -> Order | None:
+    """A stop-loss or take-profit was reached: close the position at market (reduce-only)."""
+    from apps.orders.services.positions import position_close
+
+    position = Position.objects.select_related("account", "account__owner", "symbol").filter(pk=position_id).first()
+    if position is None or position.quantity == 0:
+        return None
+    which = (
+        "stop-loss"
+        if position.stop_loss is not None
+        and ((position.quantity > 0 and price <= position.stop_loss) or (position.quantity < 0 and price >= position.stop_loss))
+        else "take-profit"
+    )
+    try:
+        order = position_close(actor=position.account.owner, position_id=position.pk, source=OrderSource.SYSTEM)
+    except Exception:
+        logger.exception("closing %s at its %s failed", position, which)
+        return None
+    with transaction.atomic():
+        audit_record(
+            actor=None,
+            owner=position.account.owner,
+            action=f"position.{which.replace('-', '_')}_triggered",
+            summary=f"{position.symbol.symbol} {which} at {price}",
+            target=position,
+        )
+    return order
+
+
+@transaction.atomic
+def funding_settle(*, symbol: Symbol, rate: Decimal, mark: Decimal, at: datetime) -> int:
+    """Pay or receive one funding interval on every open paper position in a perpetual (once per interval)."""
+    settled = 0
+    positions = Position.objects.select_for_update().filter(symbol=symbol, account__mode="paper").exclude(quantity=0).select_related("account")
+    for position in positions:
+        if position.last_funding_at is not None and position.last_funding_at >= at:
+            continue
+        payment = position.quantity * mark * rate  # > 0: the holder pays
+        balance, _ = Balance.objects.select_for_update().get_or_create(account=position.account, asset=symbol.quote)
+        balance.free = max(ZERO, balance.free - payment)
+        balance.save(update_fields=["free", "updated_at"])
+        position.funding_paid += payment
+        position.last_funding_at = at
+        position.save(update_fields=["funding_paid", "last_funding_at", "updated_at"])
+        audit_record(
+            actor=None,
+            owner=position.account.owner,
+            action="position.funding",
+            target=position,
+            summary=f"{symbol.symbol} funding {rate * 100:.4f} %: {'paid' if payment > 0 else 'received'} {abs(payment).quantize(Decimal('0.00000001'))} {symbol.quote}",
+        )
+        settled += 1
+    return settled
