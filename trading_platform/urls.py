@@ -18,6 +18,7 @@ urlpatterns = [
     path("connections/", include("apps.exchanges.urls")),
     path("orders/", include("apps.orders.urls")),
     path("positions/", include("apps.portfolio.urls")),
+    path("risk/", include("apps.risk.urls")),
     path("admin/", admin.site.urls),
     path("health/", health_view, name="health"),
     path("metrics", metrics_view, name="metrics"),

@@ -22,7 +22,7 @@ MAIN_SECTIONS: list[Section] = [
     Section("strategies", "Strategies", "core:planned", "The built-in strategies and their parameters."),
     Section("backtests", "Backtests", "core:planned", "Replay strategies over history with honest fills."),
     Section("alerts", "Alerts", "core:planned", "Price and indicator alerts with notifications."),
-    Section("risk", "Risk", "core:planned", "Risk limits across all of your bots and accounts."),
+    Section("risk", "Risk", "risk:limits"),
     Section("audit", "Audit", "audit:list"),
     Section("settings", "Settings", "accounts:settings"),
 ]

@@ -51,7 +51,12 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def dashboard_view(request: HttpRequest) -> HttpResponse:
-    return render(request, "core/dashboard.html", {"active_section": "dashboard"})
+    from apps.portfolio.dashboard import dashboard_figures
+    from apps.portfolio.mode import current_mode
+
+    figures = dashboard_figures(actor=request.user, mode=current_mode(request))
+    template = "core/dashboard.html#dashboard-body" if request.htmx else "core/dashboard.html"  # type: ignore[attr-defined]
+    return render(request, template, {"active_section": "dashboard", "figures": figures})
 
 
 @login_required

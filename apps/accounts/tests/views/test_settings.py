@@ -48,7 +48,7 @@ def test_saved_preferences_change_how_pages_look_and_are_audited(signed_in_clien
     assert (user.time_zone, user.quote_currency, user.theme) == ("Europe/Berlin", "EUR", "dark")
     dashboard = signed_in_client.get(reverse("core:dashboard")).content.decode()
     assert 'data-theme="dark"' in dashboard
-    assert "Totals are shown in EUR; times in Europe/Berlin." in dashboard
+    assert "totals in EUR · times in Europe/Berlin." in dashboard
     event = AuditEvent.objects.get(action="user.preferences_changed")
     assert event.owner_id == user.pk
     assert event.changes == {

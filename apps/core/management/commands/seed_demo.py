@@ -32,6 +32,19 @@ class Command(BaseCommand):
         else:
             self.stdout.write("demo users already present")
         self._seed_sim_market()
+        self._seed_paper_account()
+
+    def _seed_paper_account(self) -> None:
+        from apps.exchanges.models import Exchange
+        from apps.portfolio.models import TradingAccount
+        from apps.portfolio.services import paper_account_create
+
+        trader = User.objects.get(email=DEMO_TRADER[0])
+        sim = Exchange.objects.get(code="SIM")
+        if TradingAccount.objects.filter(owner=trader, exchange=sim, mode="paper").exists():
+            return
+        paper_account_create(actor=trader, exchange=sim, initial_balances={"USDT": "10000"}, name="Paper SIM")
+        self.stdout.write(self.style.SUCCESS("demo paper account on SIM with 10,000 USDT"))
 
     def _seed_sim_market(self) -> None:
         from tqdm import tqdm

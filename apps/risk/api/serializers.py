@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from apps.orders.api.serializers import decimal_output
+
+MAX_OPEN_POSITIONS = 2_147_483_647
+
+
+class RiskLimitsOutputSerializer(serializers.Serializer):
+    max_order_notional = decimal_output(allow_null=True, help_text="Largest single order, in the quote currency; null is no limit.")
+    max_position_notional = decimal_output(allow_null=True, help_text="Largest position per symbol, in the quote currency.")
+    max_leverage = serializers.IntegerField(read_only=True, allow_null=True)
+    max_open_positions = serializers.IntegerField(read_only=True, allow_null=True)
+    max_daily_loss = decimal_output(allow_null=True, help_text="Realised loss per UTC day that blocks new risk.")
+    updated_at = serializers.DateTimeField(read_only=True)
+
+
+class RiskLimitsInputSerializer(serializers.Serializer):
+    """Every limit; null removes it. PUT needs all five, PATCH any of them."""
+
+    max_order_notional = serializers.DecimalField(max_digits=38, decimal_places=18, allow_null=True)
+    max_position_notional = serializers.DecimalField(max_digits=38, decimal_places=18, allow_null=True)
+    max_leverage = serializers.IntegerField(allow_null=True)
+    max_open_positions = serializers.IntegerField(allow_null=True, max_value=MAX_OPEN_POSITIONS)
+    max_daily_loss = serializers.DecimalField(max_digits=38, decimal_places=18, allow_null=True)
