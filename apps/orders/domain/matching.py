@@ -21,9 +21,12 @@ Submission
 - STOP_MARKET / STOP_LIMIT trigger when the price moves against the stop's side (a buy stop at
   price >= stop, a sell stop at price <= stop); TAKE_PROFIT the other way round (a sell TP at
   price >= stop, a buy TP at price <= stop). The trigger price is the last price (or the book's
-  mid). A stop whose trigger is already reached at submission TRIGGERS IMMEDIATELY by default,
-  as venues do for market-if-touched orders (and as Bybit/OKX do for conditional orders);
-  `reject_stops_that_would_trigger=True` rejects it instead (Binance futures' -2021 behaviour).
+  mid). A stop whose trigger is already reached at submission TRIGGERS IMMEDIATELY by default
+  (market-if-touched behaviour: the trader's intent is kept, and it is what a backtest gets
+  anyway when the next bar opens beyond the stop). Some venues refuse such orders instead
+  (Binance futures: -2021 "Order would immediately trigger"); `reject_stops_that_would_trigger=True`
+  mirrors them. The check needs a reference price at submission; an order waiting for a price
+  (below) is never rejected later.
 - With no book and no price (a backtest between bars), the order waits for the next price the
   engine sees: the next trade or the next bar's open, and is then handled as if it had been
   submitted at that price (a market order fills there, a limit through it takes, a stop beyond
@@ -50,7 +53,7 @@ Backtests (`on_bar`; the engine sees a bar only after it closed)
   maker instead); else, when the range trades through it (low < buy limit, high > sell limit),
   at the limit as a MAKER. A bar that only touches the limit does not fill it (unless
   `fill_on_touch`). A TAKE_PROFIT fills at the open on a gap, else at its stop price with
-  slippage.
+  slippage. Bar fills are never capped by the bar's volume (`respect_trade_volume` is for trades).
 - Intrabar ordering, conservative (adverse first): (1) orders waiting for a price, at the open;
   (2) stops gapped through at the open; (3) limits and take-profits gapped through at the open;
   (4) stops reached within the range, nearest to the open first; (5) limits and take-profits
@@ -61,8 +64,12 @@ Backtests (`on_bar`; the engine sees a bar only after it closed)
   trigger is unknown).
 
 OCO: orders submitted with the same `oco_group` cancel each other: the first fill (even
-partial) of one cancels the others. The engine knows nothing of positions: reduce-only,
-funding and margin belong to the position code.
+partial) of one cancels the others, and the group's name is then free again. The engine knows
+nothing of positions: reduce-only, funding and margin belong to the position code.
+
+Fills are stamped with the `now` given to the call that produced them and get deterministic
+trade ids (`<order_id>-<n>`). Final orders leave the working set; their final status is kept
+so a late cancel is answered with `CancelRejected("order is already FILLED")`.
 """
 
 from __future__ import annotations
@@ -279,6 +286,12 @@ class MatchingEngine:
         bar_close: Decimal | None = None,
         oco_group: str | None = None,
     ) -> list[EngineEvent]:
+        """Accept (or reject) an order and match it against what is known now.
+
+        Paper trading passes the current `book` and/or `last_price`; a backtest passes neither
+        (the order waits for the next bar's open) or, with `fill_at="close"`, the `bar_close` of
+        the bar in which the decision was made. `oco_group` links orders that cancel each other.
+        """
         if bar_close is not None:
             if self.fill_at != "close":
                 raise ValueError("bar_close is for fill_at='close'; with 'next_open' orders fill from the next bar")
@@ -287,16 +300,18 @@ class MatchingEngine:
         if order_id in self._orders or order_id in self._final:
             return [OrderRejected(order_id, "duplicate order id")]
         quantity, reason = self._validate(intent, book, last_price)
-        if reason is not None:
-            return [OrderRejected(order_id, reason)]
         order_type = intent.order_type
         side = intent.side
-        if intent.post_only and self._crosses(side, intent.price, book, last_price):  # type: ignore[arg-type]
-            return [OrderRejected(order_id, "post-only order would take liquidity")]
-        if self.reject_stops_that_would_trigger and order_type is not _MARKET and order_type is not _LIMIT:
-            reference = _trigger_reference(book, last_price)
-            if reference is not None and _reached(order_type, side, intent.stop_price, reference):  # type: ignore[arg-type]
-                return [OrderRejected(order_id, "stop would trigger immediately")]
+        if reason is None:
+            if intent.post_only and self._crosses(side, intent.price, book, last_price):  # type: ignore[arg-type]
+                reason = "post-only order would take liquidity"
+            elif self.reject_stops_that_would_trigger and order_type is not _MARKET and order_type is not _LIMIT:
+                reference = _trigger_reference(book, last_price)
+                if reference is not None and _reached(order_type, side, intent.stop_price, reference):  # type: ignore[arg-type]
+                    reason = "stop would trigger immediately"
+        if reason is not None:
+            self._final[order_id] = OrderStatus.REJECTED  # the id is spent; a cancel says why
+            return [OrderRejected(order_id, reason)]
 
         order = WorkingOrder(
             order_id,
@@ -579,7 +594,7 @@ class MatchingEngine:
                 events.append(OrderExpired(order.order_id, "fill-or-kill: not enough liquidity in the book"))
                 return
             self._take_book(order, book, None, now, events)
-            if order.order_id in self._orders:
+            if order.status is not _FILLED:
                 self._retire(order, _EXPIRED)
                 events.append(OrderExpired(order.order_id, "market order: the book was too thin for the rest"))
             return
@@ -615,7 +630,7 @@ class MatchingEngine:
             else:
                 price = self.fill_model.capped_taker_price(side, last_price, limit)  # type: ignore[arg-type]
                 self._fill(order, price, order.quantity - order.filled_quantity, _TAKER, now, events)
-            if order.order_id not in self._orders:
+            if order.status is _FILLED:
                 return
         if order.time_in_force is not _GTC:
             self._retire(order, _EXPIRED)
@@ -626,7 +641,7 @@ class MatchingEngine:
     def _take_book(self, order: WorkingOrder, book: OrderBook, limit: Decimal | None, now: datetime, events: list[EngineEvent]) -> None:
         for price, quantity in self.fill_model.walk_book(order.side, order.quantity - order.filled_quantity, book, limit):
             self._fill(order, price, quantity, _TAKER, now, events)
-            if order.order_id not in self._orders:
+            if order.status is _FILLED:
                 return
 
     def _trigger(self, order: WorkingOrder, price: Decimal, now: datetime, events: list[EngineEvent]) -> None:
