@@ -41,6 +41,7 @@ class Order(BaseModel):
     reject_reason = models.CharField(max_length=255, blank=True)
     source = models.CharField(max_length=8, choices=OrderSource.choices, default=OrderSource.UI)
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="attached")
+    bot = models.ForeignKey("bots.Bot", null=True, blank=True, on_delete=models.SET_NULL, related_name="orders")
     attached_stop_loss = models.DecimalField(max_digits=38, decimal_places=18, null=True, blank=True)
     attached_take_profit = models.DecimalField(max_digits=38, decimal_places=18, null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True, help_text="Live orders: handed to the venue.")

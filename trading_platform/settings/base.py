@@ -61,6 +61,9 @@ LOCAL_APPS = [
     "apps.portfolio",
     "apps.orders",
     "apps.risk",
+    "apps.strategies",
+    "apps.backtesting",
+    "apps.bots",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
