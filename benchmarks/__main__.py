@@ -105,7 +105,8 @@ def main(argv: list[str]) -> int:
         _flush_bench_redis()
         print(f"== database {database} created and migrated ({time.perf_counter() - started:.1f} s)", flush=True)
         for name in wanted:
-            print(f"== {name}", flush=True)
+            load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+            print(f"== {name} (load average {load} on {os.cpu_count()} CPUs)", flush=True)
             started = time.perf_counter()
             importlib.import_module(f"benchmarks.{name}").main()
             print(f"   ({time.perf_counter() - started:.1f} s)", flush=True)

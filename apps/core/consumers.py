@@ -31,5 +31,12 @@ class UserEventsConsumer(AsyncWebsocketConsumer):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """Clients only listen; anything they send is ignored."""
 
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Pushes touch no database: skip Channels' per-message connection clean-up hop.
+        if message.get("type") == "user.html":
+            await self.send(text_data=message["html"])
+            return
+        await super().dispatch(message)
+
     async def user_html(self, event: dict[str, Any]) -> None:
         await self.send(text_data=event["html"])

@@ -53,5 +53,14 @@ class MarketConsumer(AsyncWebsocketConsumer):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """Market sockets only listen."""
 
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels closes stale database connections (a hop to a thread) before every
+        # handler; pushes touch no database, and at 20 pushes/s to hundreds of sockets
+        # that hop is most of the cost.
+        if message.get("type") == "market.update":
+            await self.send(text_data=message["payload"])
+            return
+        await super().dispatch(message)
+
     async def market_update(self, event: dict[str, Any]) -> None:
         await self.send(text_data=event["payload"])

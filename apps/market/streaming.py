@@ -51,6 +51,7 @@ class SymbolState:
     book: OrderBook | None = None
     forming: Candle | None = None
     last_stored: datetime | None = None
+    last_closed: Candle | None = None  # the newest stored candle as it was stored
     ticker_dirty: bool = False
     book_dirty: bool = False
     candle_dirty: bool = False
@@ -178,16 +179,19 @@ class MarketStreamer:
         before_each_connect: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         backoff = Backoff(base=self.backoff_base)
-        healthy = True
+        # None until the stream first delivers or breaks: the first message also clears a
+        # "down" status left from before (e.g. by a previous run that stopped during an outage).
+        healthy: bool | None = None
         while True:
             try:
                 if before_each_connect is not None:
                     await before_each_connect()
                 async for item in open_stream():
-                    if not healthy:
-                        healthy = True
+                    if healthy is not True:
                         await sync_to_async(exchange_record_outcome)(exchange=exchange, error=None)
-                        logger.info("%s stream recovered", name)
+                        if healthy is False:
+                            logger.info("%s stream recovered", name)
+                        healthy = True
                     backoff.reset()
                     self.stats.messages += 1
                     await on_item(item)
@@ -198,7 +202,7 @@ class MarketStreamer:
                 self.stats.reconnects += 1
                 delay = backoff.next_delay()
                 logger.warning("%s stream broke (%s); reconnecting in %.1f s", name, exc, delay)
-                if healthy:
+                if healthy is not False:
                     healthy = False
                     from apps.core.errors import ApplicationError
                     from apps.exchanges.errors import ExchangeUnavailableError
@@ -247,9 +251,15 @@ class MarketStreamer:
                 return
             newest = max(candles, key=lambda c: c.open_time)
             current_minute = align_open_time(datetime.now(UTC), "1m")
-            closed = [
-                c for c in candles if c.open_time < max(newest.open_time, current_minute) and (state.last_stored is None or c.open_time > state.last_stored)
-            ]
+
+            def unstored(c: Candle) -> bool:
+                # New, or a later version of the newest stored one: an update the venue sent before
+                # the minute ended can arrive after it, and would otherwise stay the stored candle.
+                if state.last_stored is None or c.open_time > state.last_stored:
+                    return True
+                return c.open_time == state.last_stored and c != state.last_closed
+
+            closed = [c for c in candles if c.open_time < max(newest.open_time, current_minute) and unstored(c)]
             if closed:
                 await self.store_closed(state, sorted(closed, key=lambda c: c.open_time))
             state.forming = newest
@@ -260,6 +270,7 @@ class MarketStreamer:
     async def store_closed(self, state: SymbolState, closed: list[Candle]) -> None:
         await sync_to_async(store_closed_candles)(symbol=state.symbol, candles=closed)
         state.last_stored = closed[-1].open_time
+        state.last_closed = closed[-1]
         self.stats.candles_stored += len(closed)
 
     async def fill_gap(self, state: SymbolState) -> None:
