@@ -25,9 +25,10 @@ def _group_for(exchange_code: str, slug: str | None) -> str | None:
         return None
     if slug is None:
         return exchange_group(exchange.code)
-    if not Symbol.objects.filter(exchange=exchange, slug=slug).exists():
+    symbol = Symbol.objects.filter(exchange=exchange, slug__iexact=slug).only("slug").first()
+    if symbol is None:
         return None
-    return symbol_group(exchange.code, slug)
+    return symbol_group(exchange.code, symbol.slug)
 
 
 class MarketConsumer(AsyncWebsocketConsumer):

@@ -9,6 +9,8 @@ from rest_framework.views import APIView
 
 from apps.accounts.auth import request_user
 from apps.core.api.params import required_param
+from apps.core.errors import ValidationError
+from apps.exchanges.enums import MarketTypeChoice
 from apps.exchanges.api.serializers import (
     ApiConnectionCreateInputSerializer,
     ApiConnectionOutputSerializer,
@@ -45,7 +47,10 @@ class SymbolListApi(generics.ListAPIView):
     def get_queryset(self) -> QuerySet[Symbol]:
         params = self.request.query_params
         exchange = exchange_get(code=required_param(params, "exchange"))
-        return symbol_list(exchange=exchange, market_type=params.get("market_type"), search=params.get("search", ""))
+        market_type = params.get("market_type") or None
+        if market_type is not None and market_type not in MarketTypeChoice.values:
+            raise ValidationError.for_field("market_type", f"Unknown market_type {market_type!r}; use spot or linear_perpetual.")
+        return symbol_list(exchange=exchange, market_type=market_type, search=params.get("search", ""))
 
 
 class ApiConnectionListCreateApi(generics.ListAPIView):
