@@ -10,7 +10,6 @@ from rest_framework.views import APIView
 from apps.accounts.auth import request_user
 from apps.core.api.params import required_param
 from apps.core.errors import ValidationError
-from apps.exchanges.enums import MarketTypeChoice
 from apps.exchanges.api.serializers import (
     ApiConnectionCreateInputSerializer,
     ApiConnectionOutputSerializer,
@@ -18,6 +17,7 @@ from apps.exchanges.api.serializers import (
     ExchangeOutputSerializer,
     SymbolOutputSerializer,
 )
+from apps.exchanges.enums import MarketTypeChoice
 from apps.exchanges.models import ApiConnection, Exchange, Symbol
 from apps.exchanges.selectors import api_connection_get, api_connection_list, exchange_get, exchange_list, symbol_list
 from apps.exchanges.services import api_connection_create, api_connection_delete, api_connection_update, api_connection_verify
