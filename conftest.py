@@ -108,6 +108,8 @@ def live_server_url(django_db_setup: None) -> Iterator[str]:
             str(port),
             "--ws",
             "websockets",
+            "--ws-per-message-deflate",
+            "false",
             "--lifespan",
             "off",
             "--log-level",

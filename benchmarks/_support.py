@@ -107,6 +107,8 @@ def live_server(log_name: str) -> Iterator[LiveServer]:
                 str(port),
                 "--ws",
                 "websockets",
+                "--ws-per-message-deflate",
+                "false",
                 "--lifespan",
                 "off",
                 "--log-level",

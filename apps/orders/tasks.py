@@ -1,4 +1,9 @@
-"""Live execution: sending, cancelling and reconciling orders with the venue."""
+"""Live execution: sending, cancelling and reconciling orders with the venue.
+
+The tasks take ids and are idempotent: a redelivered or duplicated message does nothing the
+first did not (see `apps.orders.services.live`). Retries use exponential backoff with jitter,
+computed by the service from `self.request.retries`.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +14,12 @@ from apps.orders.services import live
 
 @shared_task(name="orders.send_live_order", bind=True, acks_late=True, max_retries=8)
 def send_live_order_task(self, order_id: str) -> str:  # type: ignore[no-untyped-def]
-    return live.live_order_send(order_id=order_id, retry=self.retry)
+    return live.live_order_send(order_id=order_id, retry=self.retry, attempt=self.request.retries)
 
 
 @shared_task(name="orders.cancel_live_order", bind=True, acks_late=True, max_retries=8)
 def cancel_live_order_task(self, order_id: str) -> str:  # type: ignore[no-untyped-def]
-    return live.live_order_cancel(order_id=order_id, retry=self.retry)
+    return live.live_order_cancel(order_id=order_id, retry=self.retry, attempt=self.request.retries)
 
 
 @shared_task(name="orders.reconcile_live_accounts", acks_late=True)

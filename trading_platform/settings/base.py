@@ -129,10 +129,11 @@ CACHES: Any = {
 }
 CHANNEL_LAYERS: Any = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        # redis-py's default 5 s read timeout equals channels-redis's 5 s blocking pop and
-        # races it, dropping idle sockets; give reads more room than the pop.
-        "CONFIG": {"hosts": [{"address": REDIS_CHANNELS_URL, "socket_timeout": 30}], "capacity": 1500, "expiry": 30},
+        # Redis pub/sub: a group message crosses Redis once per web process, which then hands
+        # it to each local socket; the list-based layer pays one Redis delivery per socket.
+        # Pushes are fire-and-forget, which is what pub/sub gives.
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "CONFIG": {"hosts": [{"address": REDIS_CHANNELS_URL}]},
     }
 }
 

@@ -16,7 +16,7 @@ REDIS_CACHE_URL = redis_url_for_db(REDIS_URL, REDIS_DB_OFFSET + 0)
 REDIS_CHANNELS_URL = redis_url_for_db(REDIS_URL, REDIS_DB_OFFSET + 1)
 CACHES["default"]["LOCATION"] = REDIS_CACHE_URL
 CACHES["default"]["KEY_PREFIX"] = "tp-test"
-CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [{"address": REDIS_CHANNELS_URL, "socket_timeout": 30}]
+CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [{"address": REDIS_CHANNELS_URL}]
 CELERY_BROKER_URL = celery_redis_url(REDIS_URL, REDIS_DB_OFFSET + 2)
 CELERY_RESULT_BACKEND = celery_result_url(REDIS_URL, REDIS_DB_OFFSET + 3)
 

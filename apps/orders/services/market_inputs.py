@@ -16,15 +16,23 @@ from apps.portfolio.models import TradingAccount
 BOOK_DEPTH_FOR_MATCHING = 50
 
 
+def _plain(value: Decimal) -> Decimal:
+    """Without the column's trailing zeros (0.010000000000 -> 0.01, 5.000000000000 -> 5), never in E notation."""
+    normalized = value.normalize()
+    exponent = normalized.as_tuple().exponent
+    return normalized if isinstance(exponent, int) and exponent <= 0 else normalized.quantize(Decimal(1))
+
+
 def symbol_rules(symbol: Symbol) -> SymbolRules:
+    """The symbol's rules, with values as the venue writes them: messages say "tick size 0.01", not "0.010000000000"."""
     return SymbolRules(
         symbol=symbol.symbol,
         base=symbol.base,
         quote=symbol.quote,
-        tick_size=symbol.tick_size,
-        lot_size=symbol.lot_size,
-        min_quantity=symbol.min_quantity,
-        min_notional=symbol.min_notional,
+        tick_size=_plain(symbol.tick_size),
+        lot_size=_plain(symbol.lot_size),
+        min_quantity=_plain(symbol.min_quantity),
+        min_notional=_plain(symbol.min_notional),
         max_leverage=symbol.max_leverage,
         is_perpetual=symbol.is_perpetual,
     )
