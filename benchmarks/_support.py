@@ -86,7 +86,7 @@ class LiveServer:
 
 
 @contextmanager
-def live_server(log_name: str) -> Iterator[LiveServer]:
+def live_server(log_name: str, workers: int = 1) -> Iterator[LiveServer]:
     """uvicorn serving the ASGI app (HTTP and WebSockets) on a free port, as conftest.py starts it.
 
     The server is stopped on exit. Its output goes to .local/<log_name>.
@@ -113,6 +113,8 @@ def live_server(log_name: str) -> Iterator[LiveServer]:
                 "off",
                 "--log-level",
                 "warning",
+                "--workers",
+                str(workers),
             ],
             cwd=ROOT,
             env=_server_env(),

@@ -15,6 +15,37 @@ def user_group_name(user_id: uuid.UUID | str) -> str:
     return f"user.{user_id}"
 
 
+def user_is_listening(user_id: uuid.UUID | str) -> bool:
+    """Whether any socket of the user is connected (anywhere): no listener, nothing to render.
+
+    With the pub/sub channel layer a group is a Redis channel, so this is one NUMSUB.
+    Any doubt (another layer, Redis trouble) answers yes.
+    """
+    from django.conf import settings
+
+    layer_settings = settings.CHANNEL_LAYERS["default"]
+    if layer_settings["BACKEND"] != "channels_redis.pubsub.RedisPubSubChannelLayer":
+        return True
+    try:
+        client = _numsub_client(settings.REDIS_CHANNELS_URL)
+        prefix = layer_settings.get("CONFIG", {}).get("prefix", "asgi")
+        channel = f"{prefix}__group__{user_group_name(user_id)}"  # channels-redis's name for a group's Redis channel
+        return bool(client.pubsub_numsub(channel)[0][1])
+    except Exception:  # noqa: BLE001
+        return True
+
+
+_clients: dict[str, object] = {}
+
+
+def _numsub_client(url: str):  # type: ignore[no-untyped-def]
+    import redis
+
+    if url not in _clients:
+        _clients[url] = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+    return _clients[url]
+
+
 def send_html_to_user_now(user_id: uuid.UUID | str, html: str) -> None:
     layer = get_channel_layer()
     if layer is None:

@@ -70,16 +70,13 @@ def release_order_lock(order: Order) -> None:
 
 
 def _settle_spot(order: Order, fill: FillValue, base: str, quote: str) -> None:
-    if fill.side.value == "BUY":
-        quote_balance = balance_select_for_update(account=order.account, asset=quote)
-        _take_from_order_lock(order, quote_balance, fill.notional + fill.fee)
-        quote_balance.save(update_fields=["free", "locked", "updated_at"])
-        Balance.objects.filter(pk=balance_select_for_update(account=order.account, asset=base).pk).update(free=F("free") + fill.quantity)
-    else:
-        base_balance = balance_select_for_update(account=order.account, asset=base)
-        _take_from_order_lock(order, base_balance, fill.quantity)
-        base_balance.save(update_fields=["free", "locked", "updated_at"])
-        Balance.objects.filter(pk=balance_select_for_update(account=order.account, asset=quote).pk).update(free=F("free") + fill.notional - fill.fee)
+    spent, received = (quote, base) if fill.side.value == "BUY" else (base, quote)
+    paying = balance_select_for_update(account=order.account, asset=spent)
+    _take_from_order_lock(order, paying, fill.notional + fill.fee if fill.side.value == "BUY" else fill.quantity)
+    paying.save(update_fields=["free", "locked", "updated_at"])
+    credit = fill.quantity if fill.side.value == "BUY" else fill.notional - fill.fee
+    if not Balance.objects.filter(account_id=order.account_id, asset=received).update(free=F("free") + credit):
+        Balance.objects.create(account_id=order.account_id, asset=received, free=credit)
 
 
 def _settle_perpetual(order: Order, fill: FillValue, position: Position, before: PositionValue, after: PositionValue, quote: str) -> None:

@@ -161,7 +161,10 @@ def _risk_verdict(
         max_open_positions=limits.max_open_positions,
         max_daily_loss=limits.max_daily_loss,
     )
-    open_positions = Position.objects.filter(account__owner=account.owner).exclude(quantity=0).count()
+    # The costlier inputs are computed only when a limit needs them.
+    needs_positions = limits.max_open_positions is not None or any(extra.max_open_positions is not None for extra in extra_limits)
+    needs_losses = limits.max_daily_loss is not None or any(extra.max_daily_loss is not None for extra in extra_limits)
+    open_positions = Position.objects.filter(account__owner=account.owner).exclude(quantity=0).count() if needs_positions else 0
     resulting = abs(position.quantity + intent.quantity * intent.side.sign) * price
     context = PreTradeContext(
         trading_state=account.trading_state,
@@ -172,7 +175,7 @@ def _risk_verdict(
         opens_new_position=position.quantity == 0,
         open_positions=open_positions,
         leverage=intent.leverage,
-        realized_loss_today=realized_loss_today(account.owner_id),
+        realized_loss_today=realized_loss_today(account.owner_id) if needs_losses else ZERO,
     )
     verdict = check_pre_trade(context, [user_limits, *extra_limits])
     if not verdict.allowed:

@@ -19,8 +19,11 @@ def push_order_changes(order: Order) -> None:
 
 
 def _push(order_id: Any, owner_id: Any) -> None:
+    from apps.core.broadcast import user_is_listening
     from apps.portfolio.presentation import balances_context, position_rows
 
+    if not user_is_listening(owner_id):  # an API-only trader or a bot with no page open
+        return
     order = Order.objects.select_related("symbol", "symbol__exchange", "account", "account__exchange").get(pk=order_id)
     html = [render_to_string("orders/partials.html#order-row", {"order": order, "oob": True})]
     positions = position_rows(owner_id=owner_id, account=order.account, symbol_id=order.symbol_id)
