@@ -170,3 +170,9 @@ def _clear_cache() -> Iterator[None]:
     from django.core.cache import cache
 
     cache.clear()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Browser tests run last: Playwright's sync API keeps an event loop running in this thread
+    for the rest of the session, and code under test that calls asyncio.run cannot run after it."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)

@@ -27,9 +27,10 @@ INSERT_SQL = "INSERT INTO market_candle (symbol_id, timeframe, open_time, open, 
 
 
 def _symbols(count: int, first_index: int) -> list:
-    from apps.exchanges.models import Exchange, Symbol
+    from apps.exchanges.models import Symbol
+    from apps.exchanges.selectors import builtin_exchange
 
-    exchange = Exchange.objects.get(code="SIM")
+    exchange = builtin_exchange("SIM")
     symbols = []
     for index in range(first_index, first_index + count):
         base = f"{SYMBOL_PREFIX}{index:04d}"

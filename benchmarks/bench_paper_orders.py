@@ -28,12 +28,13 @@ TARGET_P99_MS = 100
 def _traders() -> list[tuple[Any, str, Any]]:
     from apps.accounts.models import User
     from apps.accounts.services import api_key_create
-    from apps.exchanges.models import Exchange
     from apps.market.services.demo import sim_symbols_prepare
     from apps.portfolio.services import paper_account_create
 
     sim_symbols_prepare()
-    sim = Exchange.objects.get(code="SIM")
+    from apps.exchanges.selectors import builtin_exchange
+
+    sim = builtin_exchange("SIM")
     traders = []
     for index in range(CLIENTS):
         user = User.objects.create_user(f"bench-paper-{index}-{os.getpid()}@example.com", password=None)

@@ -8,6 +8,9 @@ api_v1 = [
     path("", include("apps.accounts.api.urls")),
     path("", include("apps.exchanges.api.urls")),
     path("", include("apps.market.api.urls")),
+    path("", include("apps.orders.api.urls")),
+    path("", include("apps.portfolio.api.urls")),
+    path("", include("apps.risk.api.urls")),
 ]
 
 urlpatterns = [

@@ -5,7 +5,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from apps.core.errors import NotFoundError
-from apps.exchanges.enums import MarketTypeChoice
+from apps.exchanges.enums import ExchangeCode, MarketTypeChoice
 from apps.exchanges.errors import ExchangeErrorCode, UnknownSymbolError
 from apps.exchanges.models import ApiConnection, Exchange, Symbol, symbol_slug
 
@@ -15,9 +15,18 @@ def exchange_list(*, enabled_only: bool = True) -> QuerySet[Exchange]:
     return exchanges.filter(enabled=True) if enabled_only else exchanges
 
 
+def builtin_exchange(code: str) -> Exchange:
+    """One of the venues the platform knows (BINANCE, BYBIT, OKX, SIM); created if its row is missing."""
+    exchange, _ = Exchange.objects.get_or_create(code=code, defaults={"name": ExchangeCode(code).label})
+    return exchange
+
+
 def exchange_get(*, code: str) -> Exchange:
     """The enabled exchange with this code (any case), or a 404 naming it."""
-    exchange = Exchange.objects.filter(code=code.strip().upper(), enabled=True).first()
+    code = code.strip().upper()
+    exchange = Exchange.objects.filter(code=code, enabled=True).first()
+    if exchange is None and code in ExchangeCode.values and not Exchange.objects.filter(code=code).exists():
+        exchange = builtin_exchange(code)  # the built-in venues always exist unless staff disabled them
     if exchange is None:
         known = ", ".join(exchange_list().values_list("code", flat=True))
         raise NotFoundError(

@@ -8,6 +8,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.http import trigger_client_event
 
 from apps.accounts.auth import request_user
 from apps.accounts.forms import apply_application_error
@@ -86,7 +87,7 @@ def orders_view(request: HttpRequest) -> HttpResponse:
         except ApplicationError as exc:
             apply_application_error(form, exc)
         else:
-            message = f"{order.get_side_display()} {order.quantity.normalize()} {order.symbol.symbol}: {order.get_status_display().lower()}"
+            message = f"{order.get_side_display()} {order.quantity.normalize():f} {order.symbol.symbol}: {order.get_status_display().lower()}"
             if order.reject_reason and not order.is_open:
                 message += f" ({order.reject_reason})"
             messages.success(request, message)
@@ -98,7 +99,10 @@ def orders_view(request: HttpRequest) -> HttpResponse:
                         "client_order_id": new_client_order_id(),
                     },
                 )
-                return render(request, "orders/orders.html#trade-panel", _page_context(request, form=fresh))
+                response = render(request, "orders/orders.html#trade-panel", _page_context(request, form=fresh))
+                # Fired before the swap, while the form is still in the page, so it reaches the table's
+                # "orders-changed from:body" (a handler on the form itself is removed with the form).
+                return trigger_client_event(response, "orders-changed")
             return redirect("orders:list")
     status = 400
     if request.htmx:  # type: ignore[attr-defined]

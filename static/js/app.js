@@ -23,10 +23,13 @@
 
 // A pushed #live-signal names events (orders-changed, positions-changed, ...); tables that
 // listen with hx-trigger="orders-changed from:body" reload themselves.
+// detail.target is the element the swap replaced (the previous signal, or the empty placeholder
+// in base.html), so the events are read from the one now in the page.
 document.addEventListener("htmx:oobAfterSwap", function (event) {
   var target = event.detail && event.detail.target;
   if (!target || target.id !== "live-signal") { return; }
-  (target.dataset.events || "").split(" ").forEach(function (name) {
+  var signal = document.getElementById("live-signal") || target;
+  (signal.dataset.events || "").split(" ").forEach(function (name) {
     if (name) { document.body.dispatchEvent(new CustomEvent(name, { bubbles: true })); }
   });
 });

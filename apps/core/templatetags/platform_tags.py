@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
+
 from django import forms, template
 from django.utils.safestring import SafeString
 
@@ -16,3 +18,18 @@ def widget(field: forms.BoundField) -> SafeString:
 @register.filter
 def make_list_of_words(value: str) -> list[str]:
     return value.split()
+
+
+@register.filter
+def plain(value: object) -> str:
+    """An amount as people write it: 50000.000000000000000000 -> 50000, 0.0100 -> 0.01, -0 -> 0, never E notation; None -> ""."""
+    if value is None or value == "":
+        return ""
+    try:
+        number = value if isinstance(value, Decimal) else Decimal(str(value))
+    except InvalidOperation:
+        return str(value)
+    if not number.is_finite():
+        return str(number)
+    text = format(number.normalize(), "f")
+    return "0" if text == "-0" else text

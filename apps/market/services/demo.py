@@ -10,7 +10,8 @@ from django.db import transaction
 
 from apps.audit.services import audit_record
 from apps.exchanges.domain.timeframes import TIMEFRAMES, align_open_time
-from apps.exchanges.models import Exchange, Symbol
+from apps.exchanges.models import Symbol
+from apps.exchanges.selectors import builtin_exchange
 from apps.exchanges.services import run_with_gateway, symbols_sync
 from apps.market.services.candles import candles_rollup_from_1m, candles_upsert, last_stored_open_time
 
@@ -19,7 +20,7 @@ PAGE = 1000
 
 def sim_symbols_prepare() -> list[Symbol]:
     """Load SIM's markets and watch them all (the demo streams every one)."""
-    exchange = Exchange.objects.get(code="SIM")
+    exchange = builtin_exchange("SIM")
     symbols_sync(exchange=exchange)
     Symbol.objects.filter(exchange=exchange, active=True, watched=False).update(watched=True)
     return list(Symbol.objects.filter(exchange=exchange, active=True).select_related("exchange").order_by("symbol"))

@@ -260,7 +260,7 @@ def _place(
     balance = balance_select_for_update(account=account, asset=asset)
     if balance.free < amount:
         raise InsufficientBalanceError(
-            f"Not enough {asset}: the order needs {amount.quantize(Decimal('0.00000001'))} {asset}, {balance.free.normalize()} {asset} is free.",
+            f"Not enough {asset}: the order needs {amount.quantize(Decimal('0.00000001'))} {asset}, {balance.free.normalize():f} {asset} is free.",
             extra={"fields": {"quantity": [f"Not enough {asset}."]}, "asset": asset, "needed": str(amount), "free": str(balance.free)},
         )
     balance.free -= amount

@@ -58,14 +58,14 @@ def position_set_sl_tp(*, actor: Any, position_id: Any, stop_loss: Decimal | Non
         if value <= 0:
             raise ValidationError.for_field(name, "Prices must be positive.")
         if value % position.symbol.tick_size != 0:
-            raise ValidationError.for_field(name, f"{value} is not a multiple of the tick size {position.symbol.tick_size.normalize()}.")
+            raise ValidationError.for_field(name, f"{value} is not a multiple of the tick size {position.symbol.tick_size.normalize():f}.")
     if stop_loss is not None and ((long and stop_loss >= entry) or (not long and stop_loss <= entry)):
         raise ValidationError.for_field(
-            "stop_loss", f"The stop-loss of a {'long' if long else 'short'} must be {'below' if long else 'above'} the entry {entry.normalize()}."
+            "stop_loss", f"The stop-loss of a {'long' if long else 'short'} must be {'below' if long else 'above'} the entry {entry.normalize():f}."
         )
     if take_profit is not None and ((long and take_profit <= entry) or (not long and take_profit >= entry)):
         raise ValidationError.for_field(
-            "take_profit", f"The take-profit of a {'long' if long else 'short'} must be {'above' if long else 'below'} the entry {entry.normalize()}."
+            "take_profit", f"The take-profit of a {'long' if long else 'short'} must be {'above' if long else 'below'} the entry {entry.normalize():f}."
         )
     before = {"stop_loss": position.stop_loss, "take_profit": position.take_profit}
     position.stop_loss, position.take_profit = stop_loss, take_profit

@@ -50,7 +50,7 @@ def order_preview(*, actor: Any, account: TradingAccount, request: OrderRequest)
     asset, hold = required_hold(account=account, symbol=symbol, intent=intent, reference=reference, increases=adding) if reference else ("", None)
     free = Balance.objects.filter(account=account, asset=asset).values_list("free", flat=True).first() or Decimal(0)
     if hold is not None and hold > free and not problems:
-        problems.append(f"Not enough {asset}: needs {hold.quantize(Decimal('0.00000001'))}, {free.normalize()} free.")
+        problems.append(f"Not enough {asset}: needs {hold.quantize(Decimal('0.00000001'))}, {free.normalize():f} free.")
     if not problems and reference is not None:
         try:
             _validate_attached_exits(intent, request, reference)

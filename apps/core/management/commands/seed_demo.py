@@ -35,12 +35,12 @@ class Command(BaseCommand):
         self._seed_paper_account()
 
     def _seed_paper_account(self) -> None:
-        from apps.exchanges.models import Exchange
+        from apps.exchanges.selectors import builtin_exchange
         from apps.portfolio.models import TradingAccount
         from apps.portfolio.services import paper_account_create
 
         trader = User.objects.get(email=DEMO_TRADER[0])
-        sim = Exchange.objects.get(code="SIM")
+        sim = builtin_exchange("SIM")
         if TradingAccount.objects.filter(owner=trader, exchange=sim, mode="paper").exists():
             return
         paper_account_create(actor=trader, exchange=sim, initial_balances={"USDT": "10000"}, name="Paper SIM")

@@ -11,6 +11,7 @@ from apps.accounts.tests.factories import UserFactory
 from apps.accounts.tests.helpers import api_key_header, bearer
 from apps.exchanges.enums import ExchangeStatus
 from apps.exchanges.models import Exchange, Symbol
+from apps.exchanges.selectors import builtin_exchange
 from apps.exchanges.services import exchange_set_status
 from apps.market.services.demo import sim_symbols_prepare
 
@@ -26,7 +27,7 @@ def headers() -> dict[str, str]:
 
 
 def test_exchanges_list_the_four_venues_with_status_and_capabilities(client, headers) -> None:
-    exchange_set_status(exchange=Exchange.objects.get(code="OKX"), status=ExchangeStatus.DOWN, detail="maintenance")
+    exchange_set_status(exchange=builtin_exchange("OKX"), status=ExchangeStatus.DOWN, detail="maintenance")
 
     response = client.get("/api/v1/exchanges/", headers=headers)
 

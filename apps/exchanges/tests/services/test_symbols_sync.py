@@ -8,6 +8,7 @@ import pytest
 
 from apps.audit.models import AuditEvent
 from apps.exchanges.models import Exchange, Symbol
+from apps.exchanges.selectors import builtin_exchange
 from apps.exchanges.services import symbols_sync
 from apps.exchanges.tests.factories import SymbolFactory
 
@@ -25,7 +26,7 @@ RULES = {
 
 @pytest.fixture
 def sim() -> Exchange:
-    return Exchange.objects.get(code="SIM")
+    return builtin_exchange("SIM")
 
 
 def test_the_first_sync_creates_every_sim_symbol_with_its_rules(sim) -> None:

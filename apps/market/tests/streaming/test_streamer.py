@@ -24,7 +24,8 @@ from apps.exchanges.domain.timeframes import align_open_time
 from apps.exchanges.domain.types import Ticker
 from apps.exchanges.enums import ExchangeStatus
 from apps.exchanges.gateways.sim import SimGateway
-from apps.exchanges.models import Exchange, Symbol
+from apps.exchanges.models import Symbol
+from apps.exchanges.selectors import builtin_exchange
 from apps.exchanges.services import exchange_set_status
 from apps.market.groups import MARKET_EVENT_TYPE
 from apps.market.live import live_read
@@ -382,7 +383,7 @@ def test_a_broken_stream_is_reopened_with_backoff_and_the_exchange_goes_down_the
     statuses = list(AuditEvent.objects.filter(action="exchange.status_changed").order_by("created_at").values_list("summary", "changes"))
     assert [summary for summary, _ in statuses[changes_before:]] == ["SIM is down", "SIM is operational"]
     assert "connection reset by venue" in statuses[changes_before][1]["status_detail"][1]
-    sim = Exchange.objects.get(code="SIM")
+    sim = builtin_exchange("SIM")
     assert sim.status == ExchangeStatus.OPERATIONAL and sim.status_detail == ""
     assert streamer.states["SIM:BTC-USDT"].ticker is not None
 
@@ -390,12 +391,12 @@ def test_a_broken_stream_is_reopened_with_backoff_and_the_exchange_goes_down_the
 def test_a_down_status_left_from_before_is_cleared_once_the_streams_deliver() -> None:
     _watch_only("BTC/USDT")
     # The previous stream_market stopped while the venue was down; the venue is back since.
-    exchange_set_status(exchange=Exchange.objects.get(code="SIM"), status=ExchangeStatus.DOWN, detail="SIM:BTC-USDT ticker: timed out")
+    exchange_set_status(exchange=builtin_exchange("SIM"), status=ExchangeStatus.DOWN, detail="SIM:BTC-USDT ticker: timed out")
     streamer = MarketStreamer(exchange_codes=["SIM"])
 
     _run(streamer, 1.0)
 
-    sim = Exchange.objects.get(code="SIM")
+    sim = builtin_exchange("SIM")
     assert (sim.status, sim.status_detail) == (ExchangeStatus.OPERATIONAL, "")
     assert AuditEvent.objects.filter(action="exchange.status_changed", summary="SIM is operational").count() == 1
     assert streamer.stats.reconnects == 0

@@ -17,7 +17,7 @@ from django.conf import settings
 from apps.accounts.tests.factories import UserFactory
 from apps.exchanges.enums import ExchangeStatus
 from apps.exchanges.gateways.sim import SimGateway
-from apps.exchanges.models import Exchange
+from apps.exchanges.selectors import builtin_exchange
 from apps.exchanges.services import exchange_set_status
 from apps.market.live import STALE_AFTER_SECONDS, live_store, ticker_to_dict
 from apps.market.services.demo import sim_symbols_prepare
@@ -180,7 +180,7 @@ def test_an_unknown_exchange_or_symbol_is_a_404_page(trader, path) -> None:
 
 
 def test_a_degraded_exchange_shows_a_banner(trader) -> None:
-    exchange_set_status(exchange=Exchange.objects.get(code="SIM"), status=ExchangeStatus.DEGRADED, detail="rate limited: slow down")
+    exchange_set_status(exchange=builtin_exchange("SIM"), status=ExchangeStatus.DEGRADED, detail="rate limited: slow down")
 
     for path in ("/market/SIM/", "/market/SIM/BTC-USDT/"):
         html = re.sub(r"\s+", " ", trader.get(path).content.decode())

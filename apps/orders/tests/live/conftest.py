@@ -12,7 +12,8 @@ from django.test import override_settings
 
 from apps.accounts.models import User
 from apps.accounts.tests.factories import UserFactory
-from apps.exchanges.models import Exchange, Symbol
+from apps.exchanges.models import Symbol
+from apps.exchanges.selectors import builtin_exchange
 from apps.exchanges.services import api_connection_create, api_connection_verify, symbols_sync
 from apps.orders.models import Order
 from apps.orders.services.market_inputs import current_book
@@ -69,7 +70,7 @@ class LiveTrader:
 def make_live_trader(venue: RunningVenue) -> LiveTrader:
     """What a trader does before trading live: connect, verify, open the account. Symbols come from the venue."""
     user = UserFactory()
-    exchange = Exchange.objects.get(code="BINANCE")
+    exchange = builtin_exchange("BINANCE")
     connection = api_connection_create(actor=user, exchange=exchange, label="main", api_key=binance.API_KEY, secret=binance.SECRET)
     connection = api_connection_verify(actor=user, connection_id=connection.pk)
     assert connection.is_verified, connection.status_detail

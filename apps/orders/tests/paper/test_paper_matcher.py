@@ -8,7 +8,8 @@ from decimal import Decimal
 import pytest
 
 from apps.accounts.tests.factories import UserFactory
-from apps.exchanges.models import Exchange, Symbol
+from apps.exchanges.models import Symbol
+from apps.exchanges.selectors import builtin_exchange
 from apps.market.services.demo import sim_symbols_prepare
 from apps.orders.models import Order
 from apps.orders.services.market_inputs import current_book
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.django_db
 def trader():
     sim_symbols_prepare()
     user = UserFactory()
-    account = paper_account_create(actor=user, exchange=Exchange.objects.get(code="SIM"), initial_balances={"USDT": "100000"})
+    account = paper_account_create(actor=user, exchange=builtin_exchange("SIM"), initial_balances={"USDT": "100000"})
     return user, account
 
 
@@ -81,7 +82,9 @@ def test_a_stop_market_triggers_on_the_trade_price_and_fills_at_the_gapped_price
     btc = _symbol("BTC/USDT")
     ask = current_book(btc).best_ask
     stop = btc.round_price(ask * Decimal("1.01"), "up")
-    order = order_submit(actor=user, account=account, request=OrderRequest(symbol=btc, side="BUY", order_type="STOP_MARKET", quantity=Decimal("0.01"), stop_price=stop))
+    order = order_submit(
+        actor=user, account=account, request=OrderRequest(symbol=btc, side="BUY", order_type="STOP_MARKET", quantity=Decimal("0.01"), stop_price=stop)
+    )
     matcher = PaperMatcher()
     matcher.sync([btc.pk])
     gapped = stop + 50 * btc.tick_size

@@ -1,0 +1,192 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, OpenApiTypes, extend_schema
+from rest_framework import generics, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.accounts.auth import request_user
+from apps.accounts.models import User
+from apps.core.api.params import datetime_param
+from apps.core.errors import ValidationError
+from apps.exchanges.selectors import symbol_get
+from apps.orders.api.serializers import FillOutputSerializer, OrderCreateInputSerializer, OrderOutputSerializer
+from apps.orders.enums import OrderSource, OrderStatusChoice
+from apps.orders.models import Fill, Order
+from apps.orders.selectors import fill_list, order_get, order_list
+from apps.orders.services.placement import OrderRequest, order_cancel, order_submit
+from apps.portfolio.enums import AccountMode
+from apps.portfolio.models import TradingAccount
+from apps.portfolio.selectors import trading_account_get
+
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+ACCOUNT_PARAM = OpenApiParameter("account", OpenApiTypes.UUID, description="Only this trading account's rows.")
+MODE_PARAM = OpenApiParameter("mode", str, enum=AccountMode.values, description="Only paper or only live accounts.")
+SYMBOL_PARAM = OpenApiParameter("symbol", str, description="BTC/USDT, BTC/USDT:USDT or a slug (BTC-USDT-PERP); exact match.")
+SINCE_PARAM = OpenApiParameter("since", OpenApiTypes.DATETIME, description="ISO 8601 or epoch milliseconds.")
+
+
+def account_param(params: Mapping[str, Any], actor: User) -> TradingAccount | None:
+    """The `account` filter, checked to be the actor's (a 404 naming the parameter otherwise)."""
+    raw = params.get("account", "").strip()
+    return trading_account_get(actor=actor, account_id=raw) if raw else None
+
+
+def _pk(account: TradingAccount | None) -> Any:
+    return account.pk if account is not None else None
+
+
+def mode_param(params: Mapping[str, Any]) -> str | None:
+    mode = params.get("mode", "").strip().lower()
+    if mode and mode not in AccountMode.values:
+        raise ValidationError.for_field("mode", f"mode must be paper or live, not {mode!r}.")
+    return mode or None
+
+
+def symbol_filter(queryset: QuerySet[Any], params: Mapping[str, Any]) -> QuerySet[Any]:
+    symbol = params.get("symbol", "").strip()
+    if not symbol:
+        return queryset
+    return queryset.filter(Q(symbol__symbol__iexact=symbol) | Q(symbol__slug__iexact=symbol))
+
+
+def _status_param(params: Mapping[str, Any]) -> tuple[str, str]:
+    """(tab, status) for `order_list`: "open" is every working status, else one status."""
+    raw = params.get("status", "").strip().upper()
+    if not raw:
+        return "all", ""
+    if raw == "OPEN_ANY":
+        return "open", ""
+    if raw not in OrderStatusChoice.values:
+        allowed = ", ".join([*OrderStatusChoice.values, "OPEN_ANY"])
+        raise ValidationError.for_field("status", f"Unknown status {raw!r}; use one of {allowed}.")
+    return "all", raw
+
+
+class OrderListCreateApi(generics.ListAPIView):
+    serializer_class = OrderOutputSerializer
+
+    @extend_schema(
+        parameters=[
+            ACCOUNT_PARAM,
+            MODE_PARAM,
+            OpenApiParameter(
+                "status", str, enum=[*OrderStatusChoice.values, "OPEN_ANY"], description="One status, or OPEN_ANY for NEW, OPEN and PARTIALLY_FILLED."
+            ),
+            SYMBOL_PARAM,
+            SINCE_PARAM,
+        ],
+        description="Your orders, newest first.",
+    )
+    def get(self, request: Request, *args: object, **kwargs: object) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> QuerySet[Order]:
+        params = self.request.query_params
+        actor = request_user(self.request)
+        tab, order_status = _status_param(params)
+        orders = order_list(
+            actor=actor,
+            mode=mode_param(params),
+            account_id=_pk(account_param(params, actor)),
+            tab=tab,
+            status=order_status,
+            since=datetime_param(params, "since"),
+        )
+        return symbol_filter(orders, params)
+
+    @extend_schema(
+        request=OrderCreateInputSerializer,
+        responses={
+            201: OpenApiResponse(OrderOutputSerializer, description="Placed (it may already be filled, or rejected / expired with a reason)."),
+            200: OpenApiResponse(
+                OrderOutputSerializer, description=f"The client_order_id was used before: the first order, nothing placed ({REPLAYED_HEADER}: true)."
+            ),
+        },
+        description="Place an order. Money and quantities are strings. The response header "
+        f"{REPLAYED_HEADER} says whether the order is new (false) or an earlier one with the same client_order_id (true).",
+    )
+    def post(self, request: Request) -> Response:
+        serializer = OrderCreateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        actor = request_user(request)
+        account = trading_account_get(actor=actor, account_id=data["account"])
+        symbol = symbol_get(exchange=account.exchange, symbol=data["symbol"])
+        started = timezone.now()
+        order = order_submit(
+            actor=actor,
+            account=account,
+            request=OrderRequest(
+                symbol=symbol,
+                side=data["side"],
+                order_type=data["order_type"],
+                quantity=data.get("quantity"),
+                quote_amount=data.get("quote_amount"),
+                price=data.get("price"),
+                stop_price=data.get("stop_price"),
+                time_in_force=data["time_in_force"],
+                post_only=data["post_only"],
+                reduce_only=data["reduce_only"],
+                leverage=data["leverage"],
+                margin_mode=data["margin_mode"],
+                stop_loss=data.get("stop_loss"),
+                take_profit=data.get("take_profit"),
+                client_order_id=data["client_order_id"],
+                source=OrderSource.API,
+            ),
+        )
+        replayed = order.created_at < started
+        return Response(
+            OrderOutputSerializer(order).data,
+            status=status.HTTP_200_OK if replayed else status.HTTP_201_CREATED,
+            headers={REPLAYED_HEADER: "true" if replayed else "false"},
+        )
+
+
+class OrderDetailApi(APIView):
+    @extend_schema(responses=OrderOutputSerializer)
+    def get(self, request: Request, order_id: str) -> Response:
+        return Response(OrderOutputSerializer(order_get(actor=request_user(request), order_id=order_id)).data)
+
+
+class OrderCancelApi(APIView):
+    @extend_schema(
+        request=None,
+        responses={200: OrderOutputSerializer, 409: OpenApiResponse(description="The order is no longer open.")},
+        description="Cancel an open order. Paper orders are canceled at once and their hold released; live orders show "
+        '"cancel requested" until the venue confirms.',
+    )
+    def post(self, request: Request, order_id: str) -> Response:
+        return Response(OrderOutputSerializer(order_cancel(actor=request_user(request), order_id=order_id)).data)
+
+
+class FillListApi(generics.ListAPIView):
+    serializer_class = FillOutputSerializer
+
+    @extend_schema(
+        parameters=[ACCOUNT_PARAM, MODE_PARAM, OpenApiParameter("order", OpenApiTypes.UUID, description="Only this order's fills."), SYMBOL_PARAM, SINCE_PARAM],
+        description="Your executions, newest first.",
+    )
+    def get(self, request: Request, *args: object, **kwargs: object) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> QuerySet[Fill]:
+        params = self.request.query_params
+        actor = request_user(self.request)
+        fills = fill_list(actor=actor, mode=mode_param(params), account_id=_pk(account_param(params, actor)), since=datetime_param(params, "since"))
+        raw_order = params.get("order", "").strip()
+        if raw_order:
+            try:
+                fills = fills.filter(order_id=uuid.UUID(raw_order))
+            except ValueError:
+                raise ValidationError.for_field("order", f"order {raw_order!r} is not an order id.") from None
+        return symbol_filter(fills, params)
