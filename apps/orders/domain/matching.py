@@ -340,6 +340,29 @@ class MatchingEngine:
             self._look(order, book, last_price, now, events)
         return events
 
+    def execute_market(self, order_id: str, intent: OrderIntent, price: Decimal, now: datetime) -> list[EngineEvent]:
+        """Bulk path for backtests: a MARKET order executed at once at `price` (a bar's open or close).
+
+        Exactly `submit(order_id, intent, now, last_price=price)` for a market order (the same
+        validation, taker price with slippage and tick rounding, fee, trade id and events:
+        OrderAccepted then OrderFilled, or OrderRejected), without building the working order
+        that such an order would leave at once. Not for OCO groups (they need the working order).
+        """
+        if intent.order_type is not _MARKET:
+            raise ValueError("execute_market is for market orders")
+        if order_id in self._orders or order_id in self._final:
+            return [OrderRejected(order_id, "duplicate order id")]
+        quantity, reason = self._validate(intent, None, price)
+        if reason is not None:
+            self._final[order_id] = OrderStatus.REJECTED  # the id is spent, as in submit
+            return [OrderRejected(order_id, reason)]
+        side = intent.side
+        fill_price = self.fill_model.taker_price(side, price)
+        notional = fill_price * quantity
+        fill = Fill(order_id, self._symbol, side, fill_price, quantity, notional * self._taker_rate, self._quote, _TAKER, now, f"{order_id}-1")
+        self._final[order_id] = _FILLED
+        return [OrderAccepted(order_id), OrderFilled(order_id, fill, quantity - quantity, _FILLED)]
+
     def cancel(self, order_id: str, now: datetime) -> list[EngineEvent]:
         order = self._orders.get(order_id)
         if order is None:
@@ -428,6 +451,8 @@ class MatchingEngine:
         # (1) orders that waited for a price meet the open
         if self._awaiting:
             self._wake(open_, now, events)
+        if not (self._rise or self._fall or self._bids or self._asks):
+            return events  # nothing rests or is armed: the range cannot fill anything (a backtest's common case)
 
         # collect everything the bar reaches; stale heap entries are dropped on the way
         rise_hits = self._pop_while(self._rise, lambda key: key <= high)

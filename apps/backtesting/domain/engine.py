@@ -1,0 +1,1076 @@
+"""The backtest engine: bars through the SAME strategy objects and the SAME matching engine as paper trading.
+
+What it reuses rather than re-implements
+- Orders are matched by `apps.orders.domain.matching.MatchingEngine.on_bar` with its
+  `FillModel`: market orders fill at the next bar's open (`fill_at="next_open"`, default) or
+  at the close of the bar they were decided in (`fill_at="close"`), limits when the bar trades
+  through them, stops at the stop price or the gapped open, maker/taker fees, slippage, OCO.
+- Positions are the portfolio domain's `Position`, built by `Position.apply(fill)` (average
+  entry, realised P&L, fees) and `Position.apply_funding` for perpetuals; the margin of a
+  perpetual is `position_margin`; the final balances are the domain's `Balances`.
+- Strategies are driven through `SafeStrategy` and see the market only through
+  `StrategyContext`, exactly as a bot runner drives them.
+
+No look-ahead, by construction
+At bar t the context shows bars[0..t] (closed) and indicator values up to t; the strategy's
+orders are submitted after bar t closed, so the matching engine can only fill them from bar
+t+1 on (or at bar t's close with `fill_at="close"`). A fill in bar t is reported to the
+strategy at the close of bar t. Funding is settled at each funding time (every 8 hours from
+00:00 UTC by default) on the position held at that moment, marked at the open of the bar that
+starts at (or first after) it, before that bar's fills.
+
+Order of work at each bar t
+1. funding due in bar t (perpetuals);
+2. market orders decided at the previous close meet bar t's open: they are submitted to the
+   MatchingEngine now, with that open as the price (`submit(..., last_price=open)`), and fill
+   there plus slippage as takers. That is exactly what the engine does with an order waiting
+   for a price (`on_bar` step 1); the order waits in the backtest instead, which spares
+   building bar t for the engine when nothing else is working. The strategy is told
+   "accepted" when it places the order, as before;
+3. `MatchingEngine.on_bar(bar t)` when other orders are working; every event is applied to the
+   account and reported (`on_order_update`, `on_position_update`);
+4. at the close: `on_start` (first bar), then `on_bar` (slow path) or `on_signal` (fast path);
+5. the orders the hooks asked for are checked (spot: no selling what is not held, no buying
+   beyond the cash; perpetuals: exposure within equity x leverage; reduce-only must reduce),
+   then submitted (a market order in close mode fills at once at bar t's close);
+6. the equity at the close is cash plus the position marked at the close.
+
+Two paths, one semantics (the fast path has two tiers)
+- Slow path: every bar goes through steps 1-6 and the strategy's `on_bar`. Any strategy.
+- Fast path, for strategies with `signals(data, prepared)` (see `strategies.domain.base`): the
+  signals are computed once, vectorised, and the engine visits only the bars where something
+  can happen: (a) a bar with a signal (on_signal is called there instead of on_bar), (b) the
+  bar after an order was submitted (it may fill at that bar's open), (c) a bar whose range
+  reaches a working order: the lowest high that triggers a rising stop or crosses a sell
+  limit and the highest low for buy limits and falling stops are kept, and the next bar with
+  `high >= H or low <= L` is found with numpy comparisons over growing chunks (an inclusive,
+  so conservative, test: a visited bar where nothing fills costs only a no-op match), (d) a
+  funding bar, and the first bar (on_start). Between visited bars
+  nothing can change, so the account is constant and the equity curve is filled in
+  vectorised: every visit records (A, q) with equity = A + q x close (spot: A = cash; a
+  perpetual: A = wallet - q x entry), and `np.repeat` spreads the segments over the bars.
+  The strategy's contract (nothing happens where the signal is NaN) makes the visited bars a
+  superset of the bars where the slow path does anything, so both paths make the same calls
+  with the same arguments in the same order: the same orders, fills, trades, equity curve and
+  decision log. `tests/test_fast_path.py` checks it on random walks.
+  One more saving when the strategy has no order or position hooks (nothing can observe when
+  a fill is booked): market orders alone meet the next open at the end of the signal's visit
+  (booked at bar t+1, unless t+1 is a funding bar), instead of in a visit of their own.
+- Desired positions (`run_targets`): when the strategy's signals are target positions
+  (`signal_kind()` is "exposure" or "position") and it keeps the default `on_signal` and has
+  no start, order or position hook, acting on a signal is by contract "log the reason, trade
+  towards the target". The engine then does exactly that itself at each signal bar, with the
+  same sizing functions as the context (`exposure_quantity`, `round_to_lot`), the same checks,
+  the MatchingEngine (its bulk path `execute_market`, at the next open's price or at the close)
+  and the domain Position, without a strategy call per signal.
+  Cost: 1,000,000 one-minute bars of SMA 10/30 cross ~39,000 times; the run is ~30 ms of
+  numpy plus ~39,000 exact (Decimal) trips through the MatchingEngine (~4 us each) and
+  `Position.apply` (~3 us), plus the trade, fill, log and equity bookkeeping: the number of
+  trades, not of bars, sets the time (see benchmarks/bench_backtest.py for the figures).
+
+Python's cyclic garbage collector is paused during a run (and restored after it): a run makes
+no reference cycles per event, and with tens of thousands of fills, trades and log lines alive
+the collector's rescans would cost about a third of the run.
+
+Trades are the life of a non-flat position: opened by the first fill from flat, closed when
+the position returns to flat; a fill that flips the position closes one trade and opens the
+next at the same price (fees split by quantity). Entry/exit prices are quantity-weighted
+averages of the increasing/reducing fills; P&L is the position's realised P&L over the trade
+less its fees and funding.
+
+Left out on purpose (documented limits): liquidation (equity may go below maintenance),
+partial fills against bar volume (the matching engine does not cap bar fills), and a
+reduce-only order that fills later in the same bar in which the position was closed.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import math
+import time as _time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Literal, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+from apps.exchanges.domain.types import MarketType
+from apps.orders.domain.fill_model import FillModel
+from apps.orders.domain.matching import (
+    EngineEvent,
+    MatchingEngine,
+    OrderAccepted,
+    OrderCanceled,
+    OrderExpired,
+    OrderFilled,
+    OrderRejected,
+    OrderTriggered,
+    WorkingOrder,
+)
+from apps.orders.domain.model import Bar, FeeSchedule, Fill, OrderIntent, OrderSide, OrderStatus, OrderType, SymbolRules
+from apps.portfolio.domain.balances import Balance, Balances, position_margin
+from apps.portfolio.domain.positions import Position
+from apps.strategies.domain.base import (
+    BarView,
+    LogLine,
+    OrderUpdate,
+    Prepared,
+    SafeStrategy,
+    SignalKind,
+    Strategy,
+    StrategyContext,
+    exposure_quantity,
+    overrides,
+    round_to_lot,
+)
+from apps.strategies.domain.data import EPOCH, OHLCV, to_decimal
+
+FloatArray = npt.NDArray[np.float64]
+FillAt = Literal["next_open", "close"]
+Mode = Literal["auto", "fast", "slow"]
+
+ZERO = Decimal(0)
+_BUY = OrderSide.BUY
+_SELL = OrderSide.SELL
+_MARKET = OrderType.MARKET
+_LIMIT = OrderType.LIMIT
+_STOP_LIMIT = OrderType.STOP_LIMIT
+_TAKE_PROFIT = OrderType.TAKE_PROFIT
+_FILLED = OrderStatus.FILLED
+_MAX_CASCADE = 100  # hooks placing orders that fill at once (close mode) and call hooks again
+
+
+def default_rules(market_type: MarketType = MarketType.SPOT, *, tick: str = "0.01", lot: str = "0.00000001") -> SymbolRules:
+    perpetual = market_type is MarketType.LINEAR_PERPETUAL
+    return SymbolRules(
+        symbol="BTC/USDT:USDT" if perpetual else "BTC/USDT",
+        base="BTC",
+        quote="USDT",
+        tick_size=Decimal(tick),
+        lot_size=Decimal(lot),
+        min_quantity=Decimal(lot),
+        min_notional=ZERO,
+        max_leverage=125 if perpetual else 1,
+        is_perpetual=perpetual,
+    )
+
+
+@dataclass(frozen=True)
+class BacktestConfig:
+    initial_capital: Decimal = Decimal(10_000)
+    maker_fee: Decimal = Decimal("0.0002")  # fraction of notional; negative is a rebate
+    taker_fee: Decimal = Decimal("0.0005")
+    slippage_bps: Decimal = ZERO
+    fill_at: FillAt = "next_open"
+    market_type: MarketType = MarketType.SPOT
+    leverage: int = 1
+    funding_rate: Decimal | Sequence[float] | FloatArray | None = None  # per interval: a constant, or one rate per bar
+    funding_interval_hours: int = 8
+    fill_on_touch: bool = False
+    rules: SymbolRules | None = None
+    mode: Mode = "auto"  # fast when the strategy has signals
+    restore_state_every: int = 0  # > 0: every N bars, persist the strategy's state to JSON and continue with a fresh instance
+
+    def __post_init__(self) -> None:
+        if self.initial_capital <= 0:
+            raise ValueError("initial_capital must be positive")
+        if self.fill_at not in ("next_open", "close"):
+            raise ValueError("fill_at must be 'next_open' or 'close'")
+        if self.mode not in ("auto", "fast", "slow"):
+            raise ValueError("mode must be auto, fast or slow")
+        if self.leverage < 1:
+            raise ValueError("leverage must be at least 1")
+        if self.market_type is MarketType.SPOT and self.leverage != 1:
+            raise ValueError("spot trading has no leverage")
+        if self.funding_interval_hours <= 0:
+            raise ValueError("funding_interval_hours must be positive")
+
+    def symbol_rules(self) -> SymbolRules:
+        rules = self.rules or default_rules(self.market_type)
+        if rules.is_perpetual != (self.market_type is MarketType.LINEAR_PERPETUAL):
+            raise ValueError("the symbol rules do not match the market type")
+        return rules
+
+
+class Trade(NamedTuple):
+    """A closed (or, as `open_trade`, still open) trade. An immutable named tuple: cheap to make by the ten thousand."""
+
+    side: str  # LONG or SHORT
+    entry_bar: int
+    entry_time: datetime
+    exit_bar: int | None
+    exit_time: datetime | None
+    quantity: Decimal  # everything that was bought (long) or sold (short) into the trade
+    entry_price: Decimal
+    exit_price: Decimal | None
+    fees: Decimal
+    funding: Decimal
+    pnl: Decimal  # realised P&L less fees and funding (0 while open)
+
+    @property
+    def is_open(self) -> bool:
+        return self.exit_bar is None
+
+    @property
+    def return_pct(self) -> float:
+        notional = self.entry_price * self.quantity
+        return float(self.pnl / notional * 100) if notional else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "side": self.side,
+            "entry_bar": self.entry_bar,
+            "entry_time": self.entry_time.isoformat(),
+            "exit_bar": self.exit_bar,
+            "exit_time": self.exit_time.isoformat() if self.exit_time else None,
+            "quantity": str(self.quantity),
+            "entry_price": str(self.entry_price),
+            "exit_price": None if self.exit_price is None else str(self.exit_price),
+            "fees": str(self.fees),
+            "funding": str(self.funding),
+            "pnl": str(self.pnl),
+        }
+
+
+class FillRecord(NamedTuple):
+    bar: int
+    fill: Fill
+
+
+@dataclass(slots=True)
+class BacktestResult:
+    config: BacktestConfig
+    strategy: str
+    params: dict[str, Any]
+    path: str  # "fast" or "slow"
+    data: OHLCV
+    trades: list[Trade]
+    open_trade: Trade | None
+    fills: list[FillRecord]
+    equity: FloatArray  # per bar, marked at the close
+    position: FloatArray  # signed quantity per bar, at the close
+    log: list[LogLine]
+    position_final: Position
+    balances: Balances
+    open_orders: list[WorkingOrder]
+    strategy_state: dict[str, Any]
+    funding_paid: Decimal
+    bars_visited: int
+    elapsed: float = 0.0
+    rejections: list[OrderUpdate] = field(default_factory=list)
+
+    def metrics(self) -> dict[str, Any]:
+        from apps.backtesting.domain.metrics import compute_metrics
+
+        return compute_metrics(self)
+
+
+# -- accounting ----------------------------------------------------------------------------------
+
+
+class _OpenTrade:
+    __slots__ = ("entry_bar", "entry_time", "fees", "funding", "notional_in", "notional_out", "qty_in", "qty_out", "realized_start", "side")
+
+    def __init__(self, side: str, bar: int, when: datetime, qty: Decimal, price: Decimal, fee: Decimal, realized_start: Decimal) -> None:
+        self.side = side
+        self.entry_bar = bar
+        self.entry_time = when
+        self.qty_in = qty
+        self.notional_in = qty * price
+        self.qty_out = ZERO
+        self.notional_out = ZERO
+        self.fees = fee
+        self.funding = ZERO
+        self.realized_start = realized_start
+
+    def snapshot(self, exit_bar: int | None, exit_time: datetime | None, realized_now: Decimal) -> Trade:
+        closed = exit_bar is not None
+        return Trade(
+            self.side,
+            self.entry_bar,
+            self.entry_time,
+            exit_bar,
+            exit_time,
+            self.qty_in,
+            self.notional_in / self.qty_in,
+            self.notional_out / self.qty_out if self.qty_out else None,
+            self.fees,
+            self.funding,
+            (realized_now - self.realized_start - self.fees - self.funding) if closed else ZERO,
+        )
+
+
+class _Account:
+    """Cash, the domain Position, and the trades it makes."""
+
+    __slots__ = ("cash", "funding_paid", "initial", "leverage", "open_trade", "perpetual", "position", "rules", "trades")
+
+    def __init__(self, initial: Decimal, rules: SymbolRules, leverage: int) -> None:
+        self.initial = initial
+        self.rules = rules
+        self.perpetual = rules.is_perpetual
+        self.leverage = leverage
+        self.position = Position(rules.symbol)
+        self.cash = initial  # spot: quote held; perpetual: unused (the wallet is initial + net realised)
+        self.trades: list[Trade] = []
+        self.open_trade: _OpenTrade | None = None
+        self.funding_paid = ZERO
+
+    def wallet(self) -> Decimal:
+        return self.initial + self.position.net_realized if self.perpetual else self.cash
+
+    def free_cash(self) -> Decimal:
+        if self.perpetual:
+            return self.wallet() - position_margin(self.position, self.leverage)
+        return self.cash
+
+    def equity(self, mark: Decimal) -> Decimal:
+        position = self.position
+        if self.perpetual:
+            return self.initial + position.net_realized + position.unrealized_pnl(mark)
+        return self.cash + position.quantity * mark
+
+    def segment(self) -> tuple[float, float]:
+        """(A, q) with equity = A + q x close while nothing changes."""
+        position = self.position
+        if self.perpetual:
+            return float(self.initial + position.net_realized - position.quantity * position.entry_price), float(position.quantity)
+        return float(self.cash), float(position.quantity)
+
+    def apply_fill(self, fill: Fill, bar: int) -> None:
+        before = self.position
+        after = before.apply(fill, fee_in_quote=fill.fee)  # the fill model charges fees in the quote currency
+        self.position = after
+        if not self.perpetual:
+            if fill.side is _BUY:
+                self.cash -= fill.price * fill.quantity + fill.fee
+            else:
+                self.cash += fill.price * fill.quantity - fill.fee
+        held = before.quantity
+        quantity = fill.quantity
+        trade = self.open_trade
+        if held == 0 or trade is None:
+            self.open_trade = _OpenTrade("LONG" if fill.side is _BUY else "SHORT", bar, fill.timestamp, quantity, fill.price, fill.fee, before.realized_pnl)
+            return
+        if (held > 0) is (fill.side is _BUY):
+            trade.qty_in += quantity
+            trade.notional_in += quantity * fill.price
+            trade.fees += fill.fee
+            return
+        closing = min(abs(held), quantity)
+        opening = quantity - closing
+        fee_close = fill.fee if opening == 0 else fill.fee * closing / quantity
+        trade.qty_out += closing
+        trade.notional_out += closing * fill.price
+        trade.fees += fee_close
+        if after.quantity == 0 or opening > 0:
+            self.trades.append(trade.snapshot(bar, fill.timestamp, after.realized_pnl))
+            self.open_trade = None
+        if opening > 0:
+            side = "LONG" if fill.side is _BUY else "SHORT"
+            self.open_trade = _OpenTrade(side, bar, fill.timestamp, opening, fill.price, fill.fee - fee_close, after.realized_pnl)
+
+    def apply_funding(self, rate: Decimal, mark: Decimal) -> None:
+        after, payment = self.position.apply_funding(rate, mark)
+        self.position = after
+        self.funding_paid += payment
+        if self.open_trade is not None:
+            self.open_trade.funding += payment
+
+    def balances(self) -> Balances:
+        quote = self.rules.quote
+        if self.perpetual:
+            margin = position_margin(self.position, self.leverage)
+            wallet = self.wallet()
+            return Balances([Balance(quote, free=max(wallet - margin, ZERO), locked=min(margin, max(wallet, ZERO)))])
+        return Balances([Balance(quote, free=max(self.cash, ZERO)), Balance(self.rules.base, free=max(self.position.quantity, ZERO))])
+
+
+# -- the broker the strategy context talks to ----------------------------------------------------
+
+
+class _Order:
+    """What the backtest knows of an order it submitted (for checks and for finding bars that can fill it)."""
+
+    __slots__ = ("intent", "oco", "order_id", "remaining", "triggered")
+
+    def __init__(self, order_id: str, intent: OrderIntent, oco: str | None) -> None:
+        self.order_id = order_id
+        self.intent = intent
+        self.oco = oco
+        self.remaining = intent.quantity
+        self.triggered = False
+
+
+class _Run:
+    """One backtest run: the broker behind the context, the bar loop and the bookkeeping."""
+
+    def __init__(self, strategy: Strategy, data: OHLCV, config: BacktestConfig) -> None:
+        if len(data) == 0:
+            raise ValueError("no bars to test")
+        self.config = config
+        self.data = data
+        self.rules = rules = config.symbol_rules()
+        fees = FeeSchedule(maker_rate=config.maker_fee, taker_rate=config.taker_fee)
+        self.fill_model = FillModel(fees, config.slippage_bps, rules)
+        self.engine = MatchingEngine(rules, self.fill_model, fill_on_touch=config.fill_on_touch, fill_at=config.fill_at)
+        self.account = _Account(config.initial_capital, rules, config.leverage)
+        self.safe = SafeStrategy(strategy)
+        self.log: list[LogLine] = []
+        self.fills: list[FillRecord] = []
+        self.rejections: list[OrderUpdate] = []
+        self.prepared: Prepared = self.safe.prepare(data)
+        self._times: dict[int, datetime] = {}
+        self._times_pinned = False  # True when _times holds every time a run needs
+        self._open, self._high, self._low, self._close, self._volume = data.open, data.high, data.low, data.close, data.volume
+        self.ctx = StrategyContext(data, self.prepared, self, rules, self.log.append, clock=self._open_time)
+        self.close_mode = config.fill_at == "close"
+        self.n = len(data)
+        self.times_ns = data.time_ns()
+        bar_seconds = data.bar_seconds() or 60.0
+        self.bar_delta = timedelta(seconds=bar_seconds)
+        self.orders: dict[str, _Order] = {}  # submitted, still working
+        self.outbox: list[tuple[str, Any]] = []  # ("place", _Order) / ("cancel", order_id)
+        self.deferred: list[_Order] = []  # market orders waiting for the next open (fill_at="next_open")
+        self.defer_markets = config.fill_at == "next_open"
+        self.resting = 0  # working orders other than deferred market orders
+        self.pending_market = ZERO  # signed remaining of working and queued market orders
+        self.next_id = 0
+        self.fresh_orders = False  # orders submitted since the last match: the next bar must be matched
+        self.thresholds_dirty = True
+        self.low_threshold = -math.inf  # a bar with low <= this may fill something
+        self.high_threshold = math.inf  # a bar with high >= this may fill something
+        self.account_changed = True  # since the last equity segment was recorded
+        self.segments: list[tuple[int, float, float]] = []
+        self.last_segment: tuple[float, float] | None = None
+        self.visited = 0
+        self.t = -1
+        self.funding_counts, self.funding_rates = self._funding_schedule()
+        self.funding_bars: set[int] = set() if self.funding_counts is None else set(np.flatnonzero(self.funding_counts).tolist())
+        self.merge_fills = not (self.safe.has_order_hook or self.safe.has_position_hook) and not config.restore_state_every
+
+    # -- Broker protocol ----------------------------------------------------------------------------
+
+    def next_order_id(self) -> str:
+        self.next_id += 1
+        return f"o{self.next_id}"
+
+    def place(self, intent: OrderIntent, oco_group: str | None) -> None:
+        """Queue an order (its id is the intent's client order id); it is checked and submitted after the hook returns."""
+        self.outbox.append(("place", _Order(intent.client_order_id, intent, oco_group)))
+        if intent.order_type is _MARKET:
+            self.pending_market += intent.quantity if intent.side is _BUY else -intent.quantity
+
+    def cancel(self, order_id: str) -> None:
+        self.outbox.append(("cancel", order_id))
+
+    def position(self) -> Position:
+        return self.account.position
+
+    def cash(self) -> Decimal:
+        return self.account.free_cash()
+
+    def equity(self, mark: Decimal) -> Decimal:
+        return self.account.equity(mark)
+
+    def open_orders(self) -> list[WorkingOrder]:
+        """The matching engine's working orders, then the market orders waiting for the next open."""
+        waiting = [
+            WorkingOrder(
+                o.order_id,
+                o.order_id,
+                o.intent.side,
+                _MARKET,
+                o.intent.quantity,
+                None,
+                None,
+                o.intent.time_in_force,
+                False,
+                o.intent.reduce_only,
+                self._decision_time(self.t),
+            )
+            for o in self.deferred
+        ]
+        return self.engine.open_orders() + waiting
+
+    def pending_quantity(self) -> Decimal:
+        return self.pending_market
+
+    # -- time ---------------------------------------------------------------------------------------
+
+    def _open_time(self, t: int) -> datetime:
+        """Bar t's open time (a few recent ones are kept: a visit asks for the same ones several times)."""
+        cache = self._times
+        when = cache.get(t)
+        if when is None:
+            if len(cache) > 8 and not self._times_pinned:
+                cache.clear()
+            when = cache[t] = EPOCH + timedelta(microseconds=int(self.times_ns[t]) // 1000)
+        return when
+
+    def _decision_time(self, t: int) -> datetime:
+        """When bar t closed: the next bar's open time, or open + bar length for the last bar."""
+        if t + 1 < self.n:
+            return self._open_time(t + 1)
+        return self._open_time(t) + self.bar_delta
+
+    def _bar(self, t: int) -> Bar:
+        """Bar t as the orders domain's exact Bar (prices back to Decimal at this edge)."""
+        return Bar(
+            self._open_time(t),
+            Decimal(repr(float(self._open[t]))),
+            Decimal(repr(float(self._high[t]))),
+            Decimal(repr(float(self._low[t]))),
+            Decimal(repr(float(self._close[t]))),
+            Decimal(repr(float(self._volume[t]))),
+        )
+
+    # -- funding ------------------------------------------------------------------------------------
+
+    def _funding_schedule(self) -> tuple[npt.NDArray[np.int64] | None, FloatArray | None]:
+        config = self.config
+        if not self.rules.is_perpetual or config.funding_rate is None:
+            return None, None
+        interval = np.int64(config.funding_interval_hours * 3600 * 1_000_000_000)
+        slot = self.times_ns // interval
+        counts = np.empty(self.n, dtype=np.int64)
+        counts[0] = 1 if self.times_ns[0] % interval == 0 else 0
+        counts[1:] = np.diff(slot)
+        rate = config.funding_rate
+        if isinstance(rate, Decimal | int | float):
+            rates = np.full(self.n, float(rate))
+            if float(rate) == 0:
+                return None, None
+        else:
+            rates = np.asarray(rate, dtype=np.float64)
+            if rates.shape != (self.n,):
+                raise ValueError(f"funding_rate must be a constant or one rate per bar ({self.n})")
+        return counts, rates
+
+    def _settle_funding(self, t: int) -> None:
+        counts = self.funding_counts
+        if counts is None or counts[t] == 0 or self.account.position.quantity == 0:
+            return
+        assert self.funding_rates is not None
+        rate_value = self.config.funding_rate
+        rate = rate_value if isinstance(rate_value, Decimal) else to_decimal(self.funding_rates[t])
+        mark = to_decimal(self.data.open[t])
+        for _ in range(int(counts[t])):
+            self.account.apply_funding(rate, mark)
+        self.account_changed = True
+
+    # -- orders -------------------------------------------------------------------------------------
+
+    def _reject(self, order: _Order, reason: str) -> None:
+        if order.intent.order_type is _MARKET:
+            self._unpend(order.intent.side, order.remaining)
+        update = OrderUpdate(order.order_id, OrderStatus.REJECTED, "rejected", reason=reason)
+        self.rejections.append(update)
+        if self.safe.has_order_hook:
+            self.safe.on_order_update(self.ctx, update)
+
+    def _unpend(self, side: OrderSide, quantity: Decimal) -> None:
+        self.pending_market -= quantity if side is _BUY else -quantity
+
+    def _check(self, intent: OrderIntent, t: int) -> str | None:
+        """Pre-trade checks the venue or the account would make; a reason to reject, or None."""
+        account = self.account
+        held = account.position.quantity
+        side_sign = 1 if intent.side is _BUY else -1
+        if intent.reduce_only:
+            if held == 0 or (held > 0) == (side_sign > 0):
+                return "reduce-only order would not reduce the position"
+            if intent.quantity > abs(held):
+                return "reduce-only order is larger than the position"
+            return None
+        if account.perpetual and intent.order_type is _MARKET and abs(held + self.pending_market) <= abs(held):
+            return None  # reduces (or keeps) the exposure
+        reference = intent.price or intent.stop_price or Decimal(repr(float(self._close[t])))
+        if not account.perpetual:
+            if intent.side is _SELL:
+                committed = sum((o.remaining for o in self.orders.values() if o.intent.side is _SELL), ZERO)
+                if intent.quantity > held - committed:
+                    return "spot: cannot sell more than is held"
+            else:
+                committed = sum(
+                    (o.remaining * (o.intent.price or o.intent.stop_price or reference) for o in self.orders.values() if o.intent.side is _BUY),
+                    ZERO,
+                )
+                cost = intent.quantity * reference * (1 + max(self.config.taker_fee, self.config.maker_fee, ZERO))
+                if cost > account.cash - committed:
+                    return "spot: not enough cash"
+            return None
+        exposure = held + self.pending_market + (intent.quantity * side_sign if intent.order_type is not _MARKET else ZERO)
+        if intent.order_type is not _MARKET and abs(exposure) <= abs(held):
+            return None
+        if abs(exposure) * reference > account.equity(reference) * self.config.leverage:
+            return "perpetual: exposure beyond equity x leverage"
+        return None
+
+    def _flush(self, t: int) -> None:
+        """Submit / cancel what the hooks asked for, in order; report what that caused, until quiet."""
+        rounds = 0
+        while self.outbox:
+            rounds += 1
+            if rounds > _MAX_CASCADE:
+                raise RuntimeError("strategy hooks keep placing orders that fill at once")
+            batch, self.outbox = self.outbox, []
+            now = self._decision_time(t)
+            close = Decimal(repr(float(self._close[t]))) if self.close_mode else None
+            engine = self.engine
+            for action, payload in batch:
+                if action == "cancel":
+                    waiting = next((o for o in self.deferred if o.order_id == payload), None)
+                    if waiting is not None:  # never reached the matching engine: canceled here
+                        self.deferred.remove(waiting)
+                        self._handle([OrderCanceled(payload)], t)
+                        continue
+                    events = engine.cancel(payload, now)
+                    if events:
+                        self._handle(events, t)
+                    continue
+                order: _Order = payload
+                reason = self._check(order.intent, t)
+                if reason is not None:
+                    self._reject(order, reason)
+                    continue
+                intent = order.intent
+                self.orders[order.order_id] = order
+                self.fresh_orders = True
+                if intent.order_type is _MARKET and self.defer_markets:
+                    self.deferred.append(order)
+                    if self.safe.has_order_hook:  # accepted now, as the engine would have said
+                        self.safe.on_order_update(self.ctx, OrderUpdate(order.order_id, OrderStatus.OPEN, "accepted"))
+                    continue
+                self.resting += 1
+                self.thresholds_dirty = True
+                if close is not None and intent.order_type is _MARKET:
+                    events = engine.submit(order.order_id, intent, now, bar_close=close, oco_group=order.oco)
+                elif close is not None:
+                    events = engine.submit(order.order_id, intent, now, last_price=close, oco_group=order.oco)
+                else:
+                    events = engine.submit(order.order_id, intent, now, oco_group=order.oco)
+                self._handle(events, t)
+
+    def _handle(self, events: list[EngineEvent], t: int) -> None:
+        safe = self.safe
+        ctx = self.ctx
+        order_hook = safe.has_order_hook
+        orders = self.orders
+        for event in events:
+            kind = type(event)
+            if kind is OrderFilled:
+                self._filled(event, t)  # type: ignore[arg-type]
+            elif kind is OrderAccepted:
+                if order_hook:
+                    safe.on_order_update(ctx, OrderUpdate(event.order_id, OrderStatus.OPEN, "accepted"))
+            elif kind is OrderTriggered:
+                order = orders.get(event.order_id)
+                if order is not None:
+                    order.triggered = True
+                    self.thresholds_dirty = True
+                if order_hook:
+                    safe.on_order_update(ctx, OrderUpdate(event.order_id, None, "triggered"))
+            elif kind is OrderCanceled or kind is OrderExpired or kind is OrderRejected:
+                order = orders.pop(event.order_id, None)
+                if order is not None:
+                    self.resting -= 1
+                    self.thresholds_dirty = True
+                    if order.intent.order_type is _MARKET:
+                        self._unpend(order.intent.side, order.remaining)
+                status = OrderStatus.CANCELED if kind is OrderCanceled else OrderStatus.EXPIRED if kind is OrderExpired else OrderStatus.REJECTED
+                if order_hook:
+                    safe.on_order_update(ctx, OrderUpdate(event.order_id, status, status.value.lower(), reason=getattr(event, "reason", "")))
+            # CancelRejected: nothing changed
+
+    def _filled(self, event: OrderFilled, t: int) -> None:
+        fill = event.fill
+        order = self.orders.get(event.order_id)
+        if order is not None:
+            order.remaining = event.remaining
+            if order.intent.order_type is _MARKET:
+                self.pending_market -= fill.quantity if fill.side is _BUY else -fill.quantity
+            if event.status is _FILLED:
+                del self.orders[event.order_id]
+                self.resting -= 1
+        self.thresholds_dirty = True
+        self.account_changed = True
+        self.account.apply_fill(fill, t)
+        self.fills.append(FillRecord(t, fill))
+        safe = self.safe
+        if safe.has_order_hook:
+            safe.on_order_update(self.ctx, OrderUpdate(event.order_id, event.status, "filled", fill, event.remaining))
+        if safe.has_position_hook:
+            safe.on_position_update(self.ctx, self.account.position)
+
+    def _thresholds(self) -> tuple[float, float]:
+        """The highest low and the lowest high at which a working order could fill (inclusive: conservative)."""
+        if self.thresholds_dirty:
+            low, high = -math.inf, math.inf
+            for order in self.orders.values():
+                intent = order.intent
+                order_type = intent.order_type
+                if order_type is _MARKET:
+                    low, high = math.inf, -math.inf  # matched on the next bar whatever it does
+                    break
+                if order_type is _LIMIT or (order_type is _STOP_LIMIT and order.triggered):
+                    price = float(intent.price)  # type: ignore[arg-type]
+                    rises = intent.side is _SELL
+                else:
+                    price = float(intent.stop_price)  # type: ignore[arg-type]
+                    rises = (intent.side is _BUY) is (order_type is not _TAKE_PROFIT)
+                    if order_type is _STOP_LIMIT:  # may rest after the trigger: its limit counts as well
+                        limit = float(intent.price)  # type: ignore[arg-type]
+                        if intent.side is _SELL:
+                            high = min(high, limit)
+                        else:
+                            low = max(low, limit)
+                if rises:
+                    high = min(high, price)
+                else:
+                    low = max(low, price)
+            self.low_threshold, self.high_threshold = low, high
+            self.thresholds_dirty = False
+        return self.low_threshold, self.high_threshold
+
+    # -- one bar ------------------------------------------------------------------------------------
+
+    def _process(self, t: int, signal: float | None) -> None:
+        """Everything that happens at bar t (see the module docstring). `signal` is None on the slow path."""
+        self.t = t
+        self.ctx.t = t
+        self.visited += 1
+        if self.funding_counts is not None:
+            self._settle_funding(t)
+        if self.orders:
+            self.fresh_orders = False
+            if self.deferred:
+                self._submit_deferred(t)
+            if self.resting:
+                events = self.engine.on_bar(self._bar(t), self._open_time(t))
+                if events:
+                    self._handle(events, t)
+            if self.outbox:
+                self._flush(t)
+        safe = self.safe
+        if t == 0:
+            safe.on_start(self.ctx)
+        if signal is None:
+            data = self.data
+            safe.on_bar(
+                self.ctx,
+                BarView(t, self._open_time(t), float(data.open[t]), float(data.high[t]), float(data.low[t]), float(data.close[t]), float(data.volume[t])),
+            )
+        elif not math.isnan(signal):
+            safe.on_signal(self.ctx, signal)
+        if self.outbox:
+            self._flush(t)
+        every = self.config.restore_state_every
+        if every and t % every == every - 1:
+            self._restore()
+        if self.account_changed:
+            self._record_segment(t)
+        if signal is not None and self.deferred and not self.resting and self.merge_fills and t + 1 < self.n and t + 1 not in self.funding_bars:
+            # Fast path: market orders alone meet the next open now rather than in a visit of their own.
+            # Nothing the strategy can observe differs (it has no order/position hooks, and bar t+1's
+            # open is not shown to it before bar t+1 closes); the fills are booked at bar t+1.
+            self.fresh_orders = False
+            self._submit_deferred(t + 1)
+            if self.account_changed:
+                self._record_segment(t + 1)
+
+    def _record_segment(self, t: int) -> None:
+        self.account_changed = False
+        segment = self.account.segment()
+        if segment != self.last_segment:
+            self.segments.append((t, *segment))
+            self.last_segment = segment
+
+    def _submit_deferred(self, t: int) -> None:
+        """Market orders decided at the last close meet bar t's open: submitted to the matching engine at that price.
+
+        For a market order this is exactly what the engine does with an order waiting for a
+        price (it fills at the first price it sees, plus slippage, as a taker); waiting here
+        instead of in the engine spares building bar t for the engine when nothing else works.
+        """
+        waiting, self.deferred = self.deferred, []
+        now = self._open_time(t)
+        price = Decimal(repr(float(self._open[t])))
+        engine = self.engine
+        self.resting += len(waiting)  # they work in the engine now (and leave it filled)
+        for order in waiting:
+            for event in engine.submit(order.order_id, order.intent, now, last_price=price, oco_group=order.oco):
+                kind = type(event)
+                if kind is OrderFilled:
+                    self._filled(event, t)  # type: ignore[arg-type]
+                elif kind is not OrderAccepted:  # accepted was reported at placement
+                    self._handle([event], t)
+
+    def _restore(self) -> None:
+        """What a bot does on restart: the state goes out as JSON and comes back into a fresh instance."""
+        old = self.safe.strategy
+        state = json.loads(json.dumps(self.safe.get_state()))
+        fresh = type(old)(old.params)
+        self.safe = SafeStrategy(fresh)
+        self.prepared.update(self.safe.prepare(self.data))
+        self.safe.set_state(state)
+
+    # -- the loops ----------------------------------------------------------------------------------
+
+    def run_slow(self) -> None:
+        for t in range(self.n):
+            self._process(t, None)
+
+    def run_fast(self, signals: FloatArray) -> None:
+        n = self.n
+        low_arr, high_arr = self.data.low, self.data.high
+        scheduled = np.flatnonzero(~np.isnan(signals))
+        if self.funding_counts is not None:
+            scheduled = np.union1d(scheduled, np.flatnonzero(self.funding_counts))
+        every = self.config.restore_state_every
+        if every:
+            scheduled = np.union1d(scheduled, np.arange(every - 1, n, every))
+        scheduled = np.union1d(scheduled, [0]).astype(np.int64)
+        sched = scheduled.tolist()
+        values = dict(zip(sched, signals[scheduled].tolist(), strict=True))
+        nan = math.nan
+        k = 0
+        n_sched = len(sched)
+        process = self._process
+        t = -1
+        while True:
+            while k < n_sched and sched[k] <= t:
+                k += 1
+            nxt = sched[k] if k < n_sched else n
+            if self.orders and t + 1 < nxt:
+                if self.fresh_orders:
+                    nxt = t + 1
+                else:
+                    low, high = self._thresholds()
+                    nxt = _first_reach(low_arr, high_arr, t + 1, nxt, low, high)
+            if nxt >= n:
+                break
+            t = nxt
+            process(t, values.get(t, nan))
+
+    def can_execute_targets(self, kind: SignalKind) -> bool:
+        """May the signals be executed as desired positions without calling the strategy per signal?
+
+        Yes when the strategy declares a signal kind and keeps the default `on_signal` (so acting
+        on a signal is: log its reason, trade towards the target), and has no hook that could see
+        or change anything in between (start, order and position hooks), and no restarts are asked.
+        """
+        strategy = self.safe.strategy
+        return (
+            kind is not None
+            and not any(overrides(strategy, hook) for hook in ("on_signal", "on_start", "on_order_update", "on_position_update"))
+            and not self.config.restore_state_every
+        )
+
+    def run_targets(self, signals: FloatArray, kind: SignalKind) -> None:
+        """Fast path for desired-position signals: each signal is sized, checked and matched at once.
+
+        Exactly what the default `on_signal` and the general visit do, step for step, with the
+        same objects: the reason goes to the decision log, the target is sized like
+        `ctx.target_exposure` / `ctx.target_position` (`exposure_quantity`, `round_to_lot`), the
+        market order for the difference passes the same checks (`_check`), is executed by the
+        MatchingEngine at the next open (or at the close in close mode) through its bulk path
+        `execute_market` (what `submit(..., last_price=price)` does for a market order, minus the
+        working order it would create and retire at once), and its fill is booked on the domain
+        Position (`_Account.apply_fill`). As nothing can
+        observe the order between its decision and the next open (no hooks), the fill is booked
+        in the same step, at bar t+1, unless funding falls due at t+1 first (then at t+1's own
+        step). Only bars with a signal, a fill or funding are touched; between them the equity
+        curve is filled in vectorised.
+        """
+        n = self.n
+        sig_idx = np.flatnonzero(~np.isnan(signals))
+        values = dict(zip(sig_idx.tolist(), signals[sig_idx].tolist(), strict=True))
+        funding_bars = self.funding_bars
+        bars = np.union1d(sig_idx, np.fromiter(funding_bars, dtype=np.int64)) if funding_bars else sig_idx
+        account = self.account
+        engine = self.engine
+        symbol = self.rules.symbol
+        lot = self.rules.lot_size
+        closes, opens = self._close, self._open
+        fills = self.fills
+        log = self.log
+        reasons: dict[float, str | None] = {}
+        position_kind = kind == "position"
+        close_mode = self.close_mode
+        pending: tuple[str, OrderIntent] | None = None  # waiting for a funding bar's open
+        visited = 0
+        # the open times of every bar touched (log lines at t, fills at t+1), converted in one go
+        touched = np.union1d(bars, bars[bars + 1 < n] + 1)
+        self._times.update(zip(touched.tolist(), _utc_datetimes(self.times_ns[touched]), strict=True))
+        self._times_pinned = True
+
+        def book(order_id: str, intent: OrderIntent, bar: int, now: datetime, price: Decimal) -> None:
+            for event in engine.execute_market(order_id, intent, price, now):
+                if type(event) is OrderFilled:
+                    account.apply_fill(event.fill, bar)  # type: ignore[union-attr]
+                    fills.append(FillRecord(bar, event.fill))  # type: ignore[union-attr]
+                    self.account_changed = True
+                elif type(event) is not OrderAccepted:
+                    self._handle([event], bar)
+
+        for b in bars.tolist():
+            visited += 1
+            if funding_bars and b in funding_bars:
+                self._settle_funding(b)
+            if pending is not None:
+                book(pending[0], pending[1], b, self._open_time(b), Decimal(repr(float(opens[b]))))
+                pending = None
+            value = values.get(b)
+            if value is not None:
+                if value not in reasons:
+                    reasons[value] = self.safe.signal_reason(value)
+                reason = reasons[value]
+                if reason:
+                    log.append(LogLine(b, self._open_time(b), reason))
+                price = Decimal(repr(float(closes[b])))
+                target = to_decimal(value)
+                if not position_kind and target != 0:
+                    target = exposure_quantity(account.equity(price), target, price)
+                delta = round_to_lot(target, lot) - account.position.quantity
+                if delta != 0:
+                    order_id = self.next_order_id()
+                    intent = OrderIntent(order_id, symbol, _BUY if delta > 0 else _SELL, _MARKET, abs(delta))
+                    self.pending_market = delta
+                    refusal = self._check(intent, b)
+                    self.pending_market = ZERO
+                    if refusal is not None:
+                        self._reject(_Order(order_id, intent, None), refusal)
+                        self.pending_market = ZERO
+                    elif close_mode:
+                        book(order_id, intent, b, self._decision_time(b), price)
+                    elif b + 1 < n:
+                        if self.account_changed:
+                            self._record_segment(b)
+                        if b + 1 in funding_bars:
+                            pending = (order_id, intent)  # funding at t+1 comes before its open's fills
+                        else:
+                            book(order_id, intent, b + 1, self._open_time(b + 1), Decimal(repr(float(opens[b + 1]))))
+                            if self.account_changed:
+                                self._record_segment(b + 1)
+                            continue
+                    else:  # decided at the last close: never reaches an open
+                        self.deferred.append(_Order(order_id, intent, None))
+                        self.pending_market = delta
+            if self.account_changed:
+                self._record_segment(b)
+        self.visited = visited
+        self.t = self.ctx.t = n - 1
+
+    def result(self, path: str, elapsed: float) -> BacktestResult:
+        n = self.n
+        starts = np.array([s[0] for s in self.segments], dtype=np.int64)
+        a = np.array([s[1] for s in self.segments], dtype=np.float64)
+        q = np.array([s[2] for s in self.segments], dtype=np.float64)
+        lengths = np.diff(np.append(starts, n))
+        initial = float(self.config.initial_capital)
+        a_bar = np.full(n, initial)
+        q_bar = np.zeros(n)
+        if len(starts):
+            a_bar[starts[0] :] = np.repeat(a, lengths)
+            q_bar[starts[0] :] = np.repeat(q, lengths)
+        equity = a_bar + q_bar * self.data.close
+        account = self.account
+        open_trade = None
+        if account.open_trade is not None:
+            open_trade = account.open_trade.snapshot(None, None, account.position.realized_pnl)
+        return BacktestResult(
+            config=self.config,
+            strategy=self.safe.name,
+            params=self.safe.strategy.params.to_dict(),
+            path=path,
+            data=self.data,
+            trades=list(account.trades),
+            open_trade=open_trade,
+            fills=self.fills,
+            equity=equity,
+            position=q_bar,
+            log=self.log,
+            position_final=account.position,
+            balances=account.balances(),
+            open_orders=self.engine.open_orders(),
+            strategy_state=self.safe.get_state(),
+            funding_paid=account.funding_paid,
+            bars_visited=self.visited,
+            elapsed=elapsed,
+            rejections=self.rejections,
+        )
+
+
+def _utc_datetimes(ns: npt.NDArray[np.int64]) -> list[datetime]:
+    """Aware UTC datetimes from nanoseconds since the epoch (to the microsecond), vectorised where numpy can."""
+    naive = ns.astype("datetime64[ns]").astype("datetime64[us]").astype(object).tolist()
+    return [moment.replace(tzinfo=UTC) for moment in naive]
+
+
+def _first_reach(low: FloatArray, high: FloatArray, start: int, stop: int, low_threshold: float, high_threshold: float) -> int:
+    """The first bar in [start, stop) with low <= low_threshold or high >= high_threshold; `stop` when none."""
+    if low_threshold == -math.inf and high_threshold == math.inf:
+        return stop
+    size = 64
+    i = start
+    while i < stop:
+        end = min(stop, i + size)
+        hit = (low[i:end] <= low_threshold) | (high[i:end] >= high_threshold)
+        if hit.any():
+            return i + int(hit.argmax())
+        i = end
+        size = min(size * 4, 1 << 16)
+    return stop
+
+
+def run_backtest(strategy: Strategy, data: OHLCV | Sequence[Bar], config: BacktestConfig | None = None) -> BacktestResult:
+    """Replay `data` through `strategy` (fast path when it has signals and the mode allows; see the module docstring)."""
+    config = config or BacktestConfig()
+    bars = data if isinstance(data, OHLCV) else OHLCV.from_bars(data)
+    with _cyclic_gc_paused():
+        return _run(strategy, bars, config)
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector during a run, as it was before afterwards.
+
+    A run allocates a few small objects per trade (fills, events, positions, log lines) and
+    keeps many of them; the collector would rescan them all again and again (a third of the
+    time of a 40,000-trade run). A run makes no reference cycles per event, so reference
+    counting frees everything as usual meanwhile.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _run(strategy: Strategy, bars: OHLCV, config: BacktestConfig) -> BacktestResult:
+    started = _time.perf_counter()
+    run = _Run(strategy, bars, config)
+    signals = None if config.mode == "slow" else run.safe.signals(bars, run.prepared)
+    if config.mode == "fast" and signals is None:
+        raise ValueError(f"strategy {run.safe.name!r} has no signals(): it cannot run on the fast path")
+    if signals is None:
+        run.run_slow()
+        path = "slow"
+    else:
+        kind = run.safe.signal_kind()
+        if run.can_execute_targets(kind):
+            run.run_targets(signals, kind)
+        else:
+            run.run_fast(signals)
+        path = "fast"
+    run.ctx.t = run.n - 1
+    run.safe.on_stop(run.ctx)
+    return run.result(path, _time.perf_counter() - started)

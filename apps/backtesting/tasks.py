@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from celery import shared_task
+
+from apps.backtesting.services import backtest_run
+
+
+@shared_task(name="backtesting.run_backtest", acks_late=True, soft_time_limit=1800, time_limit=1900)
+def run_backtest_task(backtest_id: str) -> str:
+    return backtest_run(backtest_id=backtest_id).status
+
+
+@shared_task(name="backtesting.start_optimisation", acks_late=True)
+def start_optimisation_task(optimisation_id: str) -> None:
+    from apps.backtesting.optimisation import optimisation_fail, optimisation_start
+
+    try:
+        optimisation_start(optimisation_id=optimisation_id)
+    except Exception as exc:
+        optimisation_fail(optimisation_id=optimisation_id, error=f"{type(exc).__name__}: {exc}")
+        raise
+
+
+@shared_task(name="backtesting.run_candidates", acks_late=True, soft_time_limit=1800, time_limit=1900)
+def run_candidates_task(optimisation_id: str, candidates: list[dict]) -> int:  # type: ignore[type-arg]
+    from apps.backtesting.optimisation import run_candidates
+
+    return run_candidates(optimisation_id=optimisation_id, candidates=candidates)
+
+
+@shared_task(name="backtesting.finish_batch", acks_late=True)
+def finish_batch_task(optimisation_id: str) -> None:
+    from apps.backtesting.optimisation import finish_batch
+
+    finish_batch(optimisation_id=optimisation_id)
