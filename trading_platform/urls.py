@@ -11,6 +11,8 @@ api_v1 = [
     path("", include("apps.orders.api.urls")),
     path("", include("apps.portfolio.api.urls")),
     path("", include("apps.risk.api.urls")),
+    path("", include("apps.strategies.api.urls")),
+    path("", include("apps.backtesting.api.urls")),
 ]
 
 urlpatterns = [
@@ -22,6 +24,8 @@ urlpatterns = [
     path("orders/", include("apps.orders.urls")),
     path("positions/", include("apps.portfolio.urls")),
     path("risk/", include("apps.risk.urls")),
+    path("strategies/", include("apps.strategies.urls")),
+    path("backtests/", include("apps.backtesting.urls")),
     path("admin/", admin.site.urls),
     path("health/", health_view, name="health"),
     path("metrics", metrics_view, name="metrics"),

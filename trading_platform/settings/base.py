@@ -227,12 +227,13 @@ CELERY_RESULT_EXPIRES = 3600
 CELERY_TIMEZONE = "UTC"
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_QUEUES_NAMES = ["default", "market", "bots", "backtests", "alerts"]
+# Routes match task names (each app names its tasks "<app>.<action>").
 CELERY_TASK_ROUTES: Any = {
-    "apps.market.tasks.*": {"queue": "market"},
-    "apps.exchanges.tasks.*": {"queue": "market"},
-    "apps.bots.tasks.*": {"queue": "bots"},
-    "apps.backtesting.tasks.*": {"queue": "backtests"},
-    "apps.alerts.tasks.*": {"queue": "alerts"},
+    "market.*": {"queue": "market"},
+    "exchanges.*": {"queue": "market"},
+    "bots.*": {"queue": "bots"},
+    "backtesting.*": {"queue": "backtests"},
+    "alerts.*": {"queue": "alerts"},
 }
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 300, minimum=1)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 360, minimum=1)

@@ -30,7 +30,7 @@ def sma(**params):
 
 
 def test_sma_cross_long_short_goes_short_on_the_cross_down_and_back_on_the_cross_up():
-    result = run_backtest(sma(), bars(SMA_CLOSES, SMA_OPENS), BacktestConfig(market_type=PERP, **NO_FEES))
+    result = run_backtest(sma(mode="long_short"), bars(SMA_CLOSES, SMA_OPENS), BacktestConfig(market_type=PERP, **NO_FEES))
     assert [(f.bar, f.fill.side, f.fill.price, f.fill.quantity) for f in result.fills] == [
         (9, OrderSide.SELL, D("12.5"), D(1)),  # decided at bar 8's close, filled at bar 9's open
         (13, OrderSide.BUY, D("12.5"), D(2)),  # the flip: close the short, open the long

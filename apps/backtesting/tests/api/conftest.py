@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from apps.accounts.models import User
+from apps.accounts.tests.factories import UserFactory
+from apps.exchanges.models import Symbol
+from apps.exchanges.tests.factories import SymbolFactory
+from apps.orders.tests.factories import JsonApi
+
+
+@pytest.fixture
+def trader(db: None) -> User:
+    return UserFactory()
+
+
+@pytest.fixture
+def symbol(db: None) -> Symbol:
+    return SymbolFactory(symbol="BTC/USDT")
+
+
+@pytest.fixture
+def api(client: Client, trader: User) -> JsonApi:
+    return JsonApi(client, trader)
