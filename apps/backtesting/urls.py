@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.backtesting import views
+from apps.backtesting import optimisation_views, views
 
 app_name = "backtesting"
 
@@ -8,6 +8,8 @@ urlpatterns = [
     path("", views.backtests_view, name="list"),
     path("params/", views.backtest_params_view, name="params"),
     path("compare/", views.backtest_compare_view, name="compare"),
+    path("optimisations/", optimisation_views.optimisations_view, name="optimisations"),
+    path("optimisations/<uuid:optimisation_id>/", optimisation_views.optimisation_detail_view, name="optimisation"),
     path("<uuid:backtest_id>/", views.backtest_detail_view, name="detail"),
     path("<uuid:backtest_id>/status/", views.backtest_status_view, name="status"),
     path("<uuid:backtest_id>/trades.csv", views.backtest_trades_csv_view, name="trades_csv"),

@@ -33,3 +33,24 @@ def plain(value: object) -> str:
         return str(number)
     text = format(number.normalize(), "f")
     return "0" if text == "-0" else text
+
+
+@register.filter
+def split_pairs(value: str) -> list[tuple[str, str]]:
+    """'a:Label A b:Label B' -> [("a", "Label A"), ("b", "Label B")] (labels may contain spaces)."""
+    pairs: list[tuple[str, str]] = []
+    for token in value.split(" "):
+        if ":" in token:
+            key, _, label = token.partition(":")
+            pairs.append((key, label))
+        elif pairs:
+            pairs[-1] = (pairs[-1][0], f"{pairs[-1][1]} {token}")
+    return pairs
+
+
+@register.filter
+def percent(value: object) -> str:
+    """A fraction as a percentage with two decimals; a dash when missing."""
+    if not isinstance(value, int | float):
+        return "–"
+    return f"{value * 100:,.2f} %"

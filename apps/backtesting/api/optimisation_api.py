@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.accounts.auth import request_user
+from apps.backtesting.models import Optimisation, OptimisationMethod
+from apps.backtesting.optimisation import OBJECTIVES, optimisation_create
+from apps.backtesting.optimisation_views import optimisation_get
+from apps.exchanges.selectors import exchange_get, symbol_get
+
+
+class OptimisationCreateInputSerializer(serializers.Serializer):
+    strategy = serializers.CharField()
+    param_space = serializers.DictField(help_text='{"fast": {"min": 5, "max": 50, "step": 5}, "slow": {"values": [60, 120]}}')
+    base_params = serializers.DictField(required=False, default=dict)
+    objective = serializers.ChoiceField(choices=list(OBJECTIVES), default="sharpe")
+    method = serializers.ChoiceField(choices=OptimisationMethod.values, default="grid")
+    max_runs = serializers.IntegerField(min_value=1, max_value=2000, default=100)
+    exchange = serializers.CharField()
+    symbol = serializers.CharField()
+    timeframe = serializers.CharField()
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    in_sample_fraction = serializers.DecimalField(max_digits=4, decimal_places=3, default=Decimal("0.7"))
+    walk_forward_windows = serializers.IntegerField(min_value=0, max_value=12, default=0)
+    initial_capital = serializers.DecimalField(max_digits=38, decimal_places=8, default=Decimal("10000"))
+    fee = serializers.DecimalField(max_digits=10, decimal_places=8, default=Decimal("0.001"))
+    slippage_bps = serializers.DecimalField(max_digits=8, decimal_places=3, default=Decimal("0"))
+
+
+class OptimisationOutputSerializer(serializers.ModelSerializer):
+    symbol = serializers.CharField(source="symbol.symbol", read_only=True)
+    progress = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Optimisation
+        fields = [
+            "id",
+            "strategy",
+            "base_params",
+            "param_space",
+            "objective",
+            "method",
+            "max_runs",
+            "symbol",
+            "timeframe",
+            "start",
+            "end",
+            "in_sample_fraction",
+            "walk_forward_windows",
+            "status",
+            "progress",
+            "total_runs",
+            "completed_runs",
+            "error",
+            "created_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+
+class OptimisationListCreateApi(generics.ListAPIView):
+    serializer_class = OptimisationOutputSerializer
+
+    def get_queryset(self) -> QuerySet[Optimisation]:
+        return Optimisation.objects.filter(owner=request_user(self.request)).select_related("symbol").order_by("-created_at")
+
+    @extend_schema(request=OptimisationCreateInputSerializer, responses={201: OptimisationOutputSerializer})
+    def post(self, request: Request) -> Response:
+        serializer = OptimisationCreateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data: dict[str, Any] = dict(serializer.validated_data)
+        symbol = symbol_get(exchange=exchange_get(code=data.pop("exchange")), symbol=data.pop("symbol"))
+        optimisation = optimisation_create(actor=request_user(request), symbol=symbol, **data)
+        return Response(OptimisationOutputSerializer(optimisation).data, status=status.HTTP_201_CREATED)
+
+
+class OptimisationDetailApi(APIView):
+    @extend_schema(responses=OptimisationOutputSerializer)
+    def get(self, request: Request, optimisation_id: str) -> Response:
+        optimisation = optimisation_get(actor=request_user(request), optimisation_id=optimisation_id)
+        results = [
+            {"params": r.params, "score": r.score, "in_sample": r.in_sample, "out_of_sample": r.out_of_sample}
+            for r in optimisation.results.order_by("-score")[:500]
+        ]
+        return Response({**OptimisationOutputSerializer(optimisation).data, "results": results})
