@@ -30,7 +30,11 @@ from apps.strategies.domain.registry import register
 class SmaCrossParams(StrategyParams):
     fast: int = param(10, minimum=1, maximum=1000, description="Bars in the fast simple moving average.")
     slow: int = param(30, minimum=2, maximum=5000, description="Bars in the slow simple moving average; longer than fast.")
-    mode: str = param("long_only", choices=("long_only", "long_short"), description="On a cross down go flat (long_only, works on spot) or go short (long_short, needs a perpetual).")
+    mode: str = param(
+        "long_only",
+        choices=("long_only", "long_short"),
+        description="On a cross down go flat (long_only, works on spot) or go short (long_short, needs a perpetual).",
+    )
     sizing: str = param("fraction", choices=("fraction", "quantity"), description="Size positions as a fraction of equity, or as a fixed quantity.")
     fraction: float = param(0.95, minimum=0, exclusive_minimum=True, maximum=10, description="Position size as a fraction of equity (above 1 needs leverage).")
     quantity: float = param(1.0, minimum=0, exclusive_minimum=True, description="Position size in base units when sizing is 'quantity'.")
