@@ -107,7 +107,7 @@ def live_server_url(django_db_setup: None) -> Iterator[str]:
             "--port",
             str(port),
             "--ws",
-            "websockets",
+            "websockets-sansio",
             "--ws-per-message-deflate",
             "false",
             "--lifespan",

@@ -106,7 +106,7 @@ def live_server(log_name: str, workers: int = 1) -> Iterator[LiveServer]:
                 "--port",
                 str(port),
                 "--ws",
-                "websockets",
+                "websockets-sansio",
                 "--ws-per-message-deflate",
                 "false",
                 "--lifespan",
