@@ -11,6 +11,7 @@ api_v1 = [
     path("", include("apps.orders.api.urls")),
     path("", include("apps.portfolio.api.urls")),
     path("", include("apps.risk.api.urls")),
+    path("", include("apps.bots.api.urls")),
     path("", include("apps.strategies.api.urls")),
     path("", include("apps.backtesting.api.urls")),
 ]
@@ -24,6 +25,7 @@ urlpatterns = [
     path("orders/", include("apps.orders.urls")),
     path("positions/", include("apps.portfolio.urls")),
     path("risk/", include("apps.risk.urls")),
+    path("bots/", include("apps.bots.urls")),
     path("strategies/", include("apps.strategies.urls")),
     path("backtests/", include("apps.backtesting.urls")),
     path("admin/", admin.site.urls),

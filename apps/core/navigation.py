@@ -18,7 +18,7 @@ MAIN_SECTIONS: list[Section] = [
     Section("market", "Market", "market:index"),
     Section("orders", "Orders", "orders:list"),
     Section("positions", "Positions", "portfolio:positions"),
-    Section("bots", "Bots", "core:planned", "Automated bots running the built-in strategies."),
+    Section("bots", "Bots", "bots:list"),
     Section("strategies", "Strategies", "strategies:list"),
     Section("backtests", "Backtests", "backtesting:list"),
     Section("alerts", "Alerts", "core:planned", "Price and indicator alerts with notifications."),

@@ -378,6 +378,12 @@ def store_closed_candles(*, symbol: Symbol, candles: list[Candle]) -> int:
     for timeframe in TIMEFRAMES[1:]:
         span = timedelta(seconds=timeframe_seconds(timeframe))
         candles_rollup_from_1m(symbol=symbol, timeframe=timeframe, start=align_open_time(first, timeframe), end=last + span)
+    try:  # bots deciding on the bars these candles closed (their runner catches up in order)
+        from apps.bots.tasks import enqueue_for_closed_candles
+
+        enqueue_for_closed_candles(symbol_id=symbol.pk, first=min(c.open_time for c in candles), last=max(c.open_time for c in candles))
+    except Exception:  # never lose candles over it: the bots' beat fallback catches up
+        logger.exception("enqueueing bots for %s failed", symbol)
     return written
 
 
