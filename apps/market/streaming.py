@@ -39,7 +39,8 @@ from apps.market.services.candles import candles_rollup_from_1m, candles_upsert,
 
 logger = logging.getLogger(__name__)
 
-BOOK_DEPTH = 15
+BOOK_DEPTH = 15  # levels shown on the page
+BOOK_DEPTH_KEPT = 50  # levels kept in the live state: paper orders walk them without a REST call
 GAP_FILL_MAX = timedelta(days=1)
 SYMBOL_REFRESH_SECONDS = 60
 
@@ -156,7 +157,7 @@ class MarketStreamer:
         return [
             asyncio.create_task(self._supervise(f"{key} ticker", symbol.exchange, lambda: gateway.watch_ticker(name), self._on_ticker(state))),
             asyncio.create_task(self._supervise(f"{key} trades", symbol.exchange, lambda: gateway.watch_trades(name), self._on_trades(state))),
-            asyncio.create_task(self._supervise(f"{key} book", symbol.exchange, lambda: gateway.watch_order_book(name, BOOK_DEPTH), self._on_book(state))),
+            asyncio.create_task(self._supervise(f"{key} book", symbol.exchange, lambda: gateway.watch_order_book(name, BOOK_DEPTH_KEPT), self._on_book(state))),
             asyncio.create_task(
                 self._supervise(
                     f"{key} candles",
@@ -355,7 +356,12 @@ class MarketStreamer:
                 state.book_dirty = False
                 data = book_to_dict(state.book)
                 live_store("book", code, symbol.slug, data)
-                html_for_symbol.append(render_to_string("market/partials.html#order-book", {"symbol": symbol, "book": book_rows(data)}))
+                html_for_symbol.append(
+                    render_to_string(
+                        "market/partials.html#order-book",
+                        {"symbol": symbol, "book": book_rows({**data, "bids": data["bids"][:BOOK_DEPTH], "asks": data["asks"][:BOOK_DEPTH]})},
+                    )
+                )
             if state.candle_dirty and state.forming is not None:
                 state.candle_dirty = False
                 c = state.forming

@@ -32,7 +32,7 @@ from apps.market.live import live_read
 from apps.market.models import Candle, OrderBookSnapshot
 from apps.market.services.candles import candles_upsert
 from apps.market.services.demo import sim_symbols_prepare
-from apps.market.streaming import BOOK_DEPTH, MarketStreamer, SymbolState
+from apps.market.streaming import BOOK_DEPTH, BOOK_DEPTH_KEPT, MarketStreamer, SymbolState
 
 pytestmark = pytest.mark.django_db
 
@@ -418,5 +418,5 @@ def test_order_book_snapshots_are_stored_at_most_once_per_snapshot_seconds() -> 
     gaps = [(b.captured_at - a.captured_at).total_seconds() for a, b in zip(snapshots, snapshots[1:], strict=False)]
     assert all(gap >= 0.9 for gap in gaps), gaps
     latest = snapshots[-1]
-    assert len(latest.bids) == len(latest.asks) == BOOK_DEPTH
+    assert len(latest.bids) == len(latest.asks) == BOOK_DEPTH_KEPT
     assert Decimal(latest.bids[0][0]) < latest.mid < Decimal(latest.asks[0][0])
