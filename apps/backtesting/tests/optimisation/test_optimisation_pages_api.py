@@ -129,3 +129,59 @@ def test_the_api_names_a_bad_field(client) -> None:
 
     assert response.status_code == 400
     assert {"param_space", "exchange", "symbol"} <= set(response.json()["extra"]["fields"])
+
+
+def test_one_click_on_a_row_creates_a_stopped_bot_with_its_parameters(client, sim_btc) -> None:
+    from apps.bots.models import Bot
+    from apps.exchanges.selectors import builtin_exchange
+    from apps.portfolio.services import paper_account_create
+
+    user = UserFactory()
+    paper_account_create(actor=user, exchange=builtin_exchange("SIM"), initial_balances={"USDT": "10000"})
+    client.force_login(user)
+    start, end = _window()
+    created = client.post(
+        "/api/v1/optimisations/",
+        {
+            "strategy": "sma_cross",
+            "param_space": {"fast": {"values": [5]}, "slow": {"values": [30]}},
+            "exchange": "SIM",
+            "symbol": "BTC/USDT",
+            "timeframe": "1m",
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+        },
+        content_type="application/json",
+        headers=bearer(user),
+    )
+    optimisation_id = created.json()["id"]
+
+    response = client.post(f"/backtests/optimisations/{optimisation_id}/bot/", {"params": '{"fast": 5, "slow": 30}'})
+
+    bot = Bot.objects.get(owner=user)
+    assert response.status_code == 302 and response["Location"] == f"/bots/{bot.pk}/"
+    assert (bot.strategy, bot.timeframe, bot.status, bot.params["fast"], bot.params["slow"]) == ("sma_cross", "1m", "STOPPED", 5, 30)
+
+
+def test_one_click_without_an_account_on_the_exchange_explains_what_to_do(client, sim_btc) -> None:
+    user = UserFactory()
+    client.force_login(user)
+    start, end = _window()
+    created = client.post(
+        "/api/v1/optimisations/",
+        {
+            "strategy": "sma_cross",
+            "param_space": {"fast": {"values": [5]}},
+            "exchange": "SIM",
+            "symbol": "BTC/USDT",
+            "timeframe": "1m",
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+        },
+        content_type="application/json",
+        headers=bearer(user),
+    )
+
+    response = client.post(f"/backtests/optimisations/{created.json()['id']}/bot/", {"params": '{"fast": 5}'}, follow=True)
+
+    assert "You have no paper account on Simulated exchange" in response.content.decode()
