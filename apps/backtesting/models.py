@@ -87,6 +87,7 @@ class Optimisation(BaseModel):
     total_runs = models.PositiveIntegerField(default=0)
     completed_runs = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
+    walk_forward = models.JSONField(default=dict, blank=True, help_text="Per window: the parameters chosen in-sample and how they did out-of-sample.")
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

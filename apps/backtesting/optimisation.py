@@ -209,6 +209,11 @@ def run_candidates(*, optimisation_id: Any, candidates: list[dict[str, Any]]) ->
             result = backtest_execute(settings=settings, bars=bars)
             in_sample = _slice_metrics(result, 0, split, initial)
             windows_oos = [_slice_metrics(result, edges[i], edges[i + 1], initial) for i in range(len(edges) - 1)]
+            if windows:
+                # The strategy is causal, so the prefix of this run is exactly a run on the prefix:
+                # its score there is what an optimisation ending at the window's start would see.
+                for index, window in enumerate(windows_oos):
+                    window["fitted_on_objective"] = _slice_metrics(result, 0, edges[index], initial).get(metric)
         except ValidationError as exc:
             in_sample, windows_oos = {"error": exc.message}, []
         out_of_sample = windows_oos[0] if len(windows_oos) == 1 else _mean_metrics(windows_oos)
@@ -256,7 +261,8 @@ def finish_batch(*, optimisation_id: Any) -> None:
         optimisation = Optimisation.objects.select_for_update().get(pk=optimisation_id)
         optimisation.status, optimisation.finished_at = RunStatus.DONE, timezone.now()
         optimisation.total_runs = max(optimisation.completed_runs, 1)
-        optimisation.save(update_fields=["status", "finished_at", "total_runs", "updated_at"])
+        optimisation.walk_forward = walk_forward_summary(optimisation)
+        optimisation.save(update_fields=["status", "finished_at", "total_runs", "walk_forward", "updated_at"])
         audit_record(
             actor=None,
             owner=optimisation.owner,
@@ -265,6 +271,41 @@ def finish_batch(*, optimisation_id: Any) -> None:
             target=optimisation,
         )
     _push_progress(optimisation.pk)
+
+
+def walk_forward_summary(optimisation: Optimisation) -> dict[str, Any]:
+    """Walk-forward with re-fitting: for each window, the candidate that scored best on all the
+    data before the window is chosen, and its result in the window is what counts. The
+    windows' returns compound into the walk-forward return."""
+    if not optimisation.walk_forward_windows:
+        return {}
+    rows = list(optimisation.results.values_list("params", "out_of_sample"))
+    windows: list[dict[str, Any]] = []
+    compounded = 1.0
+    for index in range(optimisation.walk_forward_windows):
+        best: tuple[float, dict[str, Any], dict[str, Any]] | None = None
+        for params, out_of_sample in rows:
+            per_window = (out_of_sample or {}).get("windows") or ([out_of_sample] if out_of_sample and "fitted_on_objective" in out_of_sample else [])
+            if index >= len(per_window):
+                continue
+            fitted = per_window[index].get("fitted_on_objective")
+            if isinstance(fitted, int | float) and (best is None or fitted > best[0]):
+                best = (fitted, params, per_window[index])
+        if best is None:
+            windows.append({"window": index + 1, "params": None})
+            continue
+        window_return = best[2].get("total_return")
+        if isinstance(window_return, int | float):
+            compounded *= 1 + window_return
+        windows.append(
+            {
+                "window": index + 1,
+                "params": best[1],
+                "fitted_on_objective": best[0],
+                "out_of_sample": {k: v for k, v in best[2].items() if k != "fitted_on_objective"},
+            }
+        )
+    return {"windows": windows, "compounded_return": compounded - 1, "objective": optimisation.objective}
 
 
 def _push_progress(optimisation_id: Any) -> None:

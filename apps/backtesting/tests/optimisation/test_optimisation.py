@@ -97,6 +97,27 @@ def test_candidates_are_scored_in_sample_and_out_of_sample(sim_day) -> None:
     assert row.score == row.in_sample["sharpe"]
 
 
+def test_walk_forward_refits_per_window_on_the_data_before_it(sim_day) -> None:
+    symbol, start, end = sim_day
+    optimisation = _create(UserFactory(), symbol, start, end)
+    Optimisation.objects.filter(pk=optimisation.pk).update(status="running")
+    run_candidates(optimisation_id=optimisation.pk, candidates=first_candidates(optimisation))
+
+    finish_batch(optimisation_id=optimisation.pk)
+
+    optimisation.refresh_from_db()
+    windows = optimisation.walk_forward["windows"]
+    assert [w["window"] for w in windows] == [1, 2]
+    results = list(OptimisationResult.objects.filter(optimisation=optimisation))
+    for index, window in enumerate(windows):
+        fitted = {str(r.params): r.out_of_sample["windows"][index]["fitted_on_objective"] for r in results}
+        scored = {key: value for key, value in fitted.items() if value is not None}
+        assert str(window["params"]) == max(scored, key=scored.get)  # chosen on the data before the window only
+        assert "total_return" in window["out_of_sample"]
+    returns = [w["out_of_sample"]["total_return"] for w in windows]
+    assert abs(optimisation.walk_forward["compounded_return"] - ((1 + returns[0]) * (1 + returns[1]) - 1)) < 1e-12
+
+
 def test_a_chunk_run_twice_stores_each_candidate_once(sim_day) -> None:
     symbol, start, end = sim_day
     optimisation = _create(UserFactory(), symbol, start, end)
