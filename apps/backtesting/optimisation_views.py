@@ -20,21 +20,15 @@ from apps.backtesting.forms import backtest_symbols
 from apps.backtesting.models import Optimisation
 from apps.backtesting.optimisation import OBJECTIVES, optimisation_create
 from apps.backtesting.optimisation_forms import OptimisationForm, parse_space, range_rows
-from apps.core.errors import ApplicationError, NotFoundError
+from apps.core.errors import ApplicationError
+from apps.core.selectors import get_or_not_found
 from apps.strategies.domain.registry import list_strategies
 
 SORTABLE = {"score", "is_total_return", "is_sharpe", "is_max_drawdown", "oos_total_return", "oos_sharpe", "oos_max_drawdown", "is_trades", "oos_trades"}
 
 
 def optimisation_get(*, actor: Any, optimisation_id: Any) -> Optimisation:
-    try:
-        return Optimisation.objects.select_related("symbol", "symbol__exchange").get(pk=optimisation_id, owner=actor)
-    except Exception as exc:
-        from django.core.exceptions import ValidationError as DjangoValidationError
-
-        if isinstance(exc, Optimisation.DoesNotExist | DjangoValidationError | ValueError | TypeError):
-            raise NotFoundError("No such optimisation.") from None
-        raise
+    return get_or_not_found(Optimisation.objects.select_related("symbol", "symbol__exchange"), "No such optimisation.", pk=optimisation_id, owner=actor)
 
 
 def _context(request: HttpRequest, form: OptimisationForm, strategy: dict[str, Any] | None, range_errors: dict[str, str] | None = None) -> dict[str, Any]:

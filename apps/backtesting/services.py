@@ -21,7 +21,8 @@ from apps.audit.services import audit_record
 from apps.backtesting.data import stored_bars
 from apps.backtesting.domain.engine import BacktestConfig, BacktestResult, run_backtest
 from apps.backtesting.models import Backtest, FillMode, RunStatus
-from apps.core.errors import ApplicationError, NotFoundError, ValidationError
+from apps.core.errors import ApplicationError, ValidationError
+from apps.core.selectors import get_or_not_found
 from apps.exchanges.domain.timeframes import TIMEFRAMES
 from apps.exchanges.domain.types import MarketType
 from apps.exchanges.models import Symbol
@@ -184,8 +185,8 @@ def backtest_create(
     return backtest
 
 
-def _set_progress(backtest_id: Any, percent: int, note: str = "") -> None:
-    Backtest.objects.filter(pk=backtest_id).update(progress=min(100, max(0, percent)), error=note if note.startswith("!") else "")
+def _set_progress(backtest_id: Any, percent: int) -> None:
+    Backtest.objects.filter(pk=backtest_id).update(progress=min(100, max(0, percent)))
     _push_status(backtest_id)
 
 
@@ -270,14 +271,7 @@ def _push_status(backtest_id: Any) -> None:
 
 
 def backtest_get(*, actor: Any, backtest_id: Any) -> Backtest:
-    try:
-        return Backtest.objects.select_related("symbol", "symbol__exchange").get(pk=backtest_id, owner=actor)
-    except Exception as exc:
-        from django.core.exceptions import ValidationError as DjangoValidationError
-
-        if isinstance(exc, Backtest.DoesNotExist | DjangoValidationError | ValueError | TypeError):
-            raise NotFoundError("No such backtest.") from None
-        raise
+    return get_or_not_found(Backtest.objects.select_related("symbol", "symbol__exchange"), "No such backtest.", pk=backtest_id, owner=actor)
 
 
 def trades_csv(backtest: Backtest) -> str:

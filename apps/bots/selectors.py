@@ -7,12 +7,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q, QuerySet
 
 from apps.bots.models import Bot, BotLogEntry, BotPerformanceSnapshot, BotStatus
 from apps.bots.runner import RunnerState
-from apps.core.errors import NotFoundError
+from apps.core.selectors import get_or_not_found
 from apps.orders.domain.model import Fill as FillValue
 from apps.orders.domain.model import Liquidity, OrderSide
 from apps.orders.enums import OPEN_STATUSES
@@ -36,10 +35,7 @@ def bot_get(*, actor: Any, bot_id: Any, for_update: bool = False) -> Bot:
     bots = Bot.objects.select_related("owner", "account", "account__exchange", "symbol", "symbol__exchange")
     if for_update:
         bots = bots.select_for_update(of=("self",))
-    try:
-        return bots.get(pk=bot_id, owner=actor)
-    except (Bot.DoesNotExist, ValueError, TypeError, DjangoValidationError):
-        raise NotFoundError("No such bot.") from None
+    return get_or_not_found(bots, "No such bot.", pk=bot_id, owner=actor)
 
 
 def bot_log_list(*, bot: Bot, limit: int = 100) -> list[BotLogEntry]:

@@ -5,6 +5,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from apps.core.errors import NotFoundError
+from apps.core.selectors import get_or_not_found
 from apps.exchanges.enums import ExchangeCode, MarketTypeChoice
 from apps.exchanges.errors import ExchangeErrorCode, UnknownSymbolError
 from apps.exchanges.models import ApiConnection, Exchange, Symbol, symbol_slug
@@ -74,13 +75,4 @@ def api_connection_list(*, actor: Any) -> QuerySet[ApiConnection]:
 
 
 def api_connection_get(*, actor: Any, connection_id: Any) -> ApiConnection:
-    try:
-        return ApiConnection.objects.select_related("exchange").get(pk=connection_id, owner=actor)
-    except (ApiConnection.DoesNotExist, ValueError, TypeError):
-        raise NotFoundError("No such API connection.") from None
-    except Exception as exc:  # invalid UUID strings raise django ValidationError
-        from django.core.exceptions import ValidationError as DjangoValidationError
-
-        if isinstance(exc, DjangoValidationError):
-            raise NotFoundError("No such API connection.") from None
-        raise
+    return get_or_not_found(ApiConnection.objects.select_related("exchange"), "No such API connection.", pk=connection_id, owner=actor)

@@ -5,7 +5,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from apps.core.errors import NotFoundError
+from apps.core.selectors import get_or_not_found
 from apps.orders.enums import OPEN_STATUSES
 from apps.orders.models import Fill, Order
 
@@ -33,14 +33,8 @@ def order_list(
 
 
 def order_get(*, actor: Any, order_id: Any) -> Order:
-    try:
-        return Order.objects.select_related("symbol", "symbol__exchange", "account", "account__exchange").get(pk=order_id, account__owner=actor)
-    except Exception as exc:
-        from django.core.exceptions import ValidationError as DjangoValidationError
-
-        if isinstance(exc, Order.DoesNotExist | DjangoValidationError | ValueError | TypeError):
-            raise NotFoundError("No such order.") from None
-        raise
+    orders = Order.objects.select_related("symbol", "symbol__exchange", "account", "account__exchange")
+    return get_or_not_found(orders, "No such order.", pk=order_id, account__owner=actor)
 
 
 def fill_list(*, actor: Any, mode: str | None = None, account_id: Any = None, since: datetime | None = None) -> QuerySet[Fill]:

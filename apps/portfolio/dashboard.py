@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Sum
+from django.db.models import Count, F, Sum
 
 from apps.orders.models import Fill, Order
 from apps.portfolio.presentation import PositionRow, account_equity, position_rows
@@ -44,8 +44,8 @@ def dashboard_figures(*, actor: Any, mode: str) -> DashboardFigures:
     change = (last_day["pnl"] or ZERO) - (last_day["fees"] or ZERO) + unrealized
     total = fills.aggregate(pnl=Sum("realized_pnl"), fees=Sum("fee"))
     start_of_day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    today = fills.filter(executed_at__gte=start_of_day).aggregate(count=Count("pk"), volume=Sum("quantity"))
-    today_notional = sum((f.price * f.quantity for f in fills.filter(executed_at__gte=start_of_day).only("price", "quantity")), ZERO)
+    today = fills.filter(executed_at__gte=start_of_day).aggregate(count=Count("pk"), notional=Sum(F("price") * F("quantity")))
+    today_notional = today["notional"] or ZERO
     base = equity - change
     return DashboardFigures(
         equity=equity.quantize(Decimal("0.01")),

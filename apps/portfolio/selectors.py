@@ -4,7 +4,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from apps.core.errors import NotFoundError
+from apps.core.selectors import get_or_not_found
 from apps.portfolio.models import Balance, Position, TradingAccount
 
 
@@ -14,16 +14,9 @@ def trading_account_list(*, actor: Any, mode: str | None = None) -> QuerySet[Tra
 
 
 def trading_account_get(*, actor: Any, account_id: Any) -> TradingAccount:
-    try:
-        return TradingAccount.objects.select_related("exchange", "api_connection").get(pk=account_id, owner=actor)
-    except (TradingAccount.DoesNotExist, ValueError, TypeError):
-        raise NotFoundError("No such trading account.", extra={"fields": {"account": ["No such trading account."]}}) from None
-    except Exception as exc:
-        from django.core.exceptions import ValidationError as DjangoValidationError
-
-        if isinstance(exc, DjangoValidationError):
-            raise NotFoundError("No such trading account.", extra={"fields": {"account": ["No such trading account."]}}) from None
-        raise
+    accounts = TradingAccount.objects.select_related("exchange", "api_connection")
+    message = "No such trading account."
+    return get_or_not_found(accounts, message, extra={"fields": {"account": [message]}}, pk=account_id, owner=actor)
 
 
 def balance_list(*, actor: Any, account: TradingAccount | None = None) -> QuerySet[Balance]:
@@ -43,11 +36,5 @@ def position_list(*, actor: Any, account: TradingAccount | None = None, mode: st
 
 
 def position_get(*, actor: Any, position_id: Any) -> Position:
-    try:
-        return Position.objects.select_related("account", "account__exchange", "symbol", "symbol__exchange").get(pk=position_id, account__owner=actor)
-    except Exception as exc:
-        from django.core.exceptions import ValidationError as DjangoValidationError
-
-        if isinstance(exc, Position.DoesNotExist | DjangoValidationError | ValueError | TypeError):
-            raise NotFoundError("No such position.") from None
-        raise
+    positions = Position.objects.select_related("account", "account__exchange", "symbol", "symbol__exchange")
+    return get_or_not_found(positions, "No such position.", pk=position_id, account__owner=actor)

@@ -113,7 +113,6 @@ def _pay_fee(order: Order, balance: Balance, fee: Decimal) -> None:
         balance.free -= fee
         return
     _take_from_order_lock(order, balance, fee)
-    balance.locked += 0
 
 
 def ledger_apply_fill(*, order: Order, fill: FillValue, position: Position) -> Decimal:

@@ -20,7 +20,8 @@ from django.utils import timezone
 
 from apps.audit.services import audit_record
 from apps.core.domain.ids import uuid7
-from apps.core.errors import ApplicationError, NotFoundError, ValidationError
+from apps.core.errors import NotFoundError, ValidationError
+from apps.core.selectors import get_or_not_found
 from apps.exchanges.models import Symbol
 from apps.orders.domain.fill_model import FillModel
 from apps.orders.domain.matching import MatchingEngine, OrderExpired, OrderFilled, OrderRejected
@@ -150,7 +151,7 @@ def realized_loss_today(account_owner_id: Any) -> Decimal:
 def _risk_verdict(
     *, account: TradingAccount, symbol: Symbol, intent: OrderIntent, position: Position, reference: Decimal, extra_limits: list[LimitSet]
 ) -> None:
-    adding, increases = _exposure_after(position.quantity, intent)
+    _, increases = _exposure_after(position.quantity, intent)
     price = intent.price or intent.stop_price or reference
     limits = risk_limits_get(actor=account.owner)
     user_limits = LimitSet(
@@ -184,7 +185,6 @@ def _risk_verdict(
         raise ValidationError.for_field(
             "reduce_only", "A reduce-only order must be on the closing side and no larger than the open position.", code=OrderErrorCode.REDUCE_ONLY
         )
-    _ = adding
 
 
 # Submit ------------------------------------------------------------------------------------
@@ -349,22 +349,8 @@ def _attach_exits(order: Order) -> None:
 
 @transaction.atomic
 def order_cancel(*, actor: Any, order_id: Any) -> Order:
-    try:
-        order = (
-            Order.objects.select_for_update()
-            .select_related("account", "symbol", "symbol__exchange", "account__exchange")
-            .get(pk=order_id, account__owner=actor)
-        )
-    except (Order.DoesNotExist, ValueError, TypeError):
-        raise NotFoundError("No such order.") from None
-    except ApplicationError:
-        raise
-    except Exception as exc:
-        from django.core.exceptions import ValidationError as DjangoValidationError
-
-        if isinstance(exc, DjangoValidationError):
-            raise NotFoundError("No such order.") from None
-        raise
+    orders = Order.objects.select_for_update().select_related("account", "symbol", "symbol__exchange", "account__exchange")
+    order = get_or_not_found(orders, "No such order.", pk=order_id, account__owner=actor)
     if order.status not in OPEN_STATUSES:
         raise OrderNotCancelableError(f"This order is {order.get_status_display().lower()}; only open orders can be canceled.")
     if order.account.is_paper:
