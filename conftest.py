@@ -116,7 +116,7 @@ def live_server_url(django_db_setup: None) -> Iterator[str]:
             "warning",
         ],
         cwd=ROOT,
-        env=_child_env(_test_database_name()),
+        env={**_child_env(_test_database_name()), "DATABASE_POOL": "true"},
         stdout=log,
         stderr=subprocess.STDOUT,
     )

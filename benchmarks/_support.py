@@ -85,46 +85,61 @@ class LiveServer:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _server_command(server: str, port: int, workers: int) -> list[str]:
+    """uvicorn serves HTTP and WebSockets (as `make run` does); gunicorn's sync workers serve
+    plain HTTP through the WSGI app, as a production deployment puts the API behind it."""
+    if server == "gunicorn":
+        return [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "trading_platform.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+        ]
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "trading_platform.asgi:application",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--ws",
+        "websockets-sansio",
+        "--ws-per-message-deflate",
+        "false",
+        "--lifespan",
+        "off",
+        "--log-level",
+        "warning",
+        "--workers",
+        str(workers),
+    ]
+
+
 @contextmanager
-def live_server(log_name: str, workers: int = 1) -> Iterator[LiveServer]:
-    """uvicorn serving the ASGI app (HTTP and WebSockets) on a free port, as conftest.py starts it.
+def live_server(log_name: str, workers: int = 1, server: str = "uvicorn") -> Iterator[LiveServer]:
+    """A web server (uvicorn by default, as conftest.py starts it, or gunicorn) on a free port.
 
     The server is stopped on exit. Its output goes to .local/<log_name>.
     """
     port = free_port()
     log_path = ROOT / ".local" / log_name
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    # Under ASGI each request runs on a new thread, so connections come from a pool (see settings).
+    env = {**_server_env(), "DATABASE_POOL": "true" if server == "uvicorn" else "false"}
     with open(log_path, "wb") as log:
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "trading_platform.asgi:application",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--ws",
-                "websockets-sansio",
-                "--ws-per-message-deflate",
-                "false",
-                "--lifespan",
-                "off",
-                "--log-level",
-                "warning",
-                "--workers",
-                str(workers),
-            ],
-            cwd=ROOT,
-            env=_server_env(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        process = subprocess.Popen(_server_command(server, port, workers), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             deadline = time.monotonic() + SERVER_START_TIMEOUT
             while True:
-                if server.poll() is not None:
+                if process.poll() is not None:
                     raise RuntimeError(f"the benchmark web server exited early; see {log_path}")
                 with socket.socket() as probe:
                     if probe.connect_ex(("127.0.0.1", port)) == 0:
@@ -132,14 +147,14 @@ def live_server(log_name: str, workers: int = 1) -> Iterator[LiveServer]:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"the benchmark web server did not listen within {SERVER_START_TIMEOUT:.0f} s; see {log_path}")
                 time.sleep(0.1)
-            yield LiveServer(url=f"http://127.0.0.1:{port}", port=port, pid=server.pid)
+            yield LiveServer(url=f"http://127.0.0.1:{port}", port=port, pid=process.pid)
         finally:
-            server.terminate()
+            process.terminate()
             try:
-                server.wait(timeout=10)
+                process.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+                process.kill()
+                process.wait()
 
 
 def bench_user(label: str) -> Any:

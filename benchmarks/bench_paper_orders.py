@@ -2,9 +2,10 @@
 
 16 concurrent clients, each its own trader with an API key and a paper account on SIM,
 alternate market buys and sells of BTC/USDT through POST /api/v1/orders/. The live
-order book is kept fresh in Redis as `stream_market` would. The server is uvicorn with
-as many worker processes as CPUs (Django runs sync views one at a time per process).
-Target: >= 200 orders/s with p99 < 100 ms.
+order book is kept fresh in Redis as `stream_market` would. Two servers are measured:
+gunicorn's sync workers on the WSGI app (two per CPU: a worker waiting on PostgreSQL leaves
+the CPU to another), as production serves the API, and uvicorn with one worker per CPU on the
+ASGI app, as `make run` serves everything. Target: >= 200 orders/s with p99 < 100 ms.
 """
 
 from __future__ import annotations
@@ -87,30 +88,35 @@ async def _run(url: str, traders: list[tuple[Any, str, Any]], per_client: int, s
     return latencies, errors, elapsed
 
 
-def main() -> None:
-    traders = _traders()
-    stop = threading.Event()
-    refresher = threading.Thread(target=_keep_book_fresh, args=(stop,), daemon=True)
-    refresher.start()
-    workers = os.cpu_count() or 2
-    try:
-        time.sleep(1)
-        with live_server("bench-uvicorn-paper.log", workers=workers) as server:
-            time.sleep(2)  # every worker up
-            asyncio.run(_run(server.url, traders, WARMUP_PER_CLIENT, show=False))
-            latencies, errors, elapsed = asyncio.run(_run(server.url, traders, ORDERS_PER_CLIENT, show=True))
-    finally:
-        stop.set()
-        refresher.join(timeout=5)
+def _measure(server: str, workers: int, traders: list[tuple[Any, str, Any]]) -> None:
+    with live_server(f"bench-{server}-paper.log", workers=workers, server=server) as live:
+        time.sleep(2)  # every worker up
+        asyncio.run(_run(live.url, traders, WARMUP_PER_CLIENT, show=False))
+        latencies, errors, elapsed = asyncio.run(_run(live.url, traders, ORDERS_PER_CLIENT, show=True))
     total = len(latencies)
     rate = total / elapsed
     p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
     verdict_rate = "met" if rate >= TARGET_RATE else "MISSED"
     verdict_p99 = "met" if p99 < TARGET_P99_MS else "MISSED"
     print(
-        f"paper orders via API: {total} orders from {CLIENTS} concurrent clients in {elapsed:.2f} s = {rate:,.0f} orders/s "
-        f"(target {TARGET_RATE}, {verdict_rate}); p50 {p50:.1f} ms, p99 {p99:.1f} ms (target < {TARGET_P99_MS} ms, {verdict_p99}); "
-        f"{len(errors)} errors; uvicorn workers: {workers}"
+        f"paper orders via API, {server} with {workers} workers: {total} orders from {CLIENTS} concurrent clients in {elapsed:.2f} s "
+        f"= {rate:,.0f} orders/s (target {TARGET_RATE}, {verdict_rate}); p50 {p50:.1f} ms, p99 {p99:.1f} ms "
+        f"(target < {TARGET_P99_MS} ms, {verdict_p99}); {len(errors)} errors"
     )
     for error in errors[:5]:
         print(f"   error: {error}")
+
+
+def main() -> None:
+    traders = _traders()
+    stop = threading.Event()
+    refresher = threading.Thread(target=_keep_book_fresh, args=(stop,), daemon=True)
+    refresher.start()
+    cpus = os.cpu_count() or 2
+    try:
+        time.sleep(1)
+        _measure("gunicorn", int(os.environ.get("BENCH_GUNICORN_WORKERS", 2 * cpus)), traders)
+        _measure("uvicorn", cpus, traders)
+    finally:
+        stop.set()
+        refresher.join(timeout=5)

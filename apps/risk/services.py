@@ -17,6 +17,14 @@ def risk_limits_get(*, actor: Any) -> RiskLimits:
     return limits
 
 
+def risk_limits_of(owner: Any) -> RiskLimits:
+    """The owner's limits, from `owner.risk_limits` when a query already selected them."""
+    try:
+        return owner.risk_limits  # type: ignore[no-any-return]
+    except RiskLimits.DoesNotExist:
+        return risk_limits_get(actor=owner)
+
+
 @transaction.atomic
 def risk_limits_update(*, actor: Any, **values: Any) -> RiskLimits:
     unknown = set(values) - set(LIMIT_FIELDS)

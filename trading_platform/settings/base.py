@@ -16,6 +16,7 @@ from .env import (
     celery_redis_url,
     celery_result_url,
     database_from_url,
+    database_pool_options,
     env_bool,
     env_fernet_keys,
     env_int,
@@ -111,6 +112,13 @@ DATABASE_URL = env_url("DATABASE_URL", {"postgres", "postgresql", "pgsql"}) or e
 DATABASES: Any = {"default": database_from_url(DATABASE_URL)}
 if env_str("DATABASE_NAME", ""):
     DATABASES["default"]["NAME"] = env_str("DATABASE_NAME")
+# The ASGI server runs each request's sync code on a fresh thread, so a thread's persistent
+# connection is never reused: every request would open a new PostgreSQL connection. The
+# web process (Procfile) turns on a psycopg pool instead, DATABASE_POOL_SIZE connections per
+# process. Celery's prefork workers keep persistent connections (it closes pools per task).
+DATABASE_POOL = env_bool("DATABASE_POOL", False)
+if DATABASE_POOL:
+    DATABASES["default"] |= database_pool_options(env_int("DATABASE_POOL_SIZE", 16, minimum=1))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis: REDIS_URL, or the embedded Redis over its unix socket. Each use gets its own
@@ -187,8 +195,8 @@ REST_FRAMEWORK: Any = {
     "DEFAULT_PAGINATION_CLASS": "apps.core.api.pagination.StandardPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "apps.core.api.throttling.AnonRateThrottle",
+        "apps.core.api.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env_str("API_THROTTLE_ANON", "60/min"),

@@ -89,6 +89,11 @@ def database_from_url(url: str) -> dict[str, object]:
     }
 
 
+def database_pool_options(max_size: int) -> dict[str, object]:
+    """Django's psycopg pool (replaces persistent connections, which a pool forbids)."""
+    return {"CONN_MAX_AGE": 0, "CONN_HEALTH_CHECKS": False, "OPTIONS": {"pool": {"min_size": min(2, max_size), "max_size": max_size, "timeout": 10}}}
+
+
 def redis_url_for_db(url: str, db: int) -> str:
     """The same Redis server with another logical database number."""
     parts = urlsplit(url)

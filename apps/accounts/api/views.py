@@ -5,7 +5,6 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
@@ -21,6 +20,7 @@ from apps.accounts.auth import request_user
 from apps.accounts.models import ApiKey
 from apps.accounts.selectors import api_key_list
 from apps.accounts.services import api_key_create, api_key_revoke, user_update_preferences
+from apps.core.api.throttling import ScopedRateThrottle
 
 
 class TokenObtainApi(TokenObtainPairView):

@@ -28,15 +28,11 @@ matter (dca counts bars, grid lays its grid at its first bar) are backtested fro
 bot's bar 0. The bot processes bars up to N-2, so that every order it decides has a next bar to
 fill in, as every backtest fill has.
 
-Compared one by one: every fill (time, side, quantity, price, fee, maker/taker), then every
-trade (entry/exit times, side, quantity, entry/exit prices, P&L), and the equity at each
-processed close.
-
-One difference is allowed, and only where it arises: a limit order resting exactly at the next
-bar's open. The paper book treats a bid equal to the best ask as marketable (a taker fill at
-that price, at once); the bar engine treats a limit equal to the open as not gapped through
-and fills it as a maker at the limit when the bar trades through it. Same time, price and
-quantity; the fee differs (taker vs maker rate), and so P&L and equity by that fee from then on.
+Compared one by one, with no tolerance: every fill (time, side, quantity, price, fee,
+maker/taker), then every trade (entry/exit times, side, quantity, entry/exit prices, P&L), and
+the equity at each processed close. A limit placed exactly at the next open is the edge that
+matters: the paper book takes it (a bid equal to the best ask is marketable) and so does the
+bar engine (a last price equal to the limit counts as a one-price book), both as a taker at once.
 """
 
 from __future__ import annotations
@@ -79,18 +75,8 @@ CASES = [
 ]
 
 
-def _compare_fills(bot: list[Any], backtest: list[Any], opens: dict[Any, Decimal]) -> Decimal:
-    """Fill by fill; returns the fees by which the two differ (the limit-at-the-open tie only)."""
-    assert len(bot) == len(backtest)
-    fee_gap = Decimal(0)
-    for i, (ours, theirs) in enumerate(zip(bot, backtest, strict=True)):
-        assert (ours.timestamp, ours.side, ours.quantity, ours.price) == (theirs.timestamp, theirs.side, theirs.quantity, theirs.price), f"fill {i}"
-        if ours.liquidity is theirs.liquidity:
-            assert ours.fee == theirs.fee, f"fill {i}"
-        else:  # the one tolerated difference: a limit resting exactly at the bar's open
-            assert ours.price == opens[ours.timestamp], f"fill {i}: {ours} vs {theirs}"
-            fee_gap += abs(ours.fee - theirs.fee)
-    return fee_gap
+def _fill_key(fill: Any) -> tuple[Any, ...]:
+    return (fill.timestamp, fill.side, fill.quantity, fill.price, fill.liquidity, fill.fee)
 
 
 def _trades_key(trades: list[Any]) -> list[tuple[Any, ...]]:
@@ -151,17 +137,18 @@ def test_a_strategy_trades_the_same_in_a_backtest_and_in_a_paper_bot_fed_the_sam
 
     backtest_fills = [record.fill for record in result.fills]
     assert len(backtest_fills) >= 4, "the case should trade"
-    opens = {data.datetime_at(i): Decimal(repr(float(data.open[i]))) for i in range(N)}
-    fee_gap = _compare_fills(bot_fills(bot=bot), backtest_fills, opens)
+    ours_fills = bot_fills(bot=bot)
+    assert len(ours_fills) == len(backtest_fills)
+    for i, (mine, theirs) in enumerate(zip(ours_fills, backtest_fills, strict=True)):
+        assert _fill_key(mine) == _fill_key(theirs), f"fill {i}"
 
     backtest_trades = list(result.trades) + ([result.open_trade] if result.open_trade else [])
     assert len(result.trades) >= 2, "the case should close trades"
     ours = bot_trades(bot=bot)
     assert _trades_key(ours) == _trades_key(backtest_trades)
-    for mine, theirs in zip(ours, backtest_trades, strict=True):
-        assert abs(mine.pnl - theirs.pnl) <= fee_gap
+    assert [trade.pnl for trade in ours] == [trade.pnl for trade in backtest_trades]
 
     snapshots = dict(BotPerformanceSnapshot.objects.filter(bot=bot).values_list("taken_at", "equity"))
     for t in range(w, N - 1):
         equity = snapshots[data.datetime_at(t)]
-        assert float(equity) == pytest.approx(result.equity[t - w + offset], abs=float(fee_gap) + 1e-6)
+        assert float(equity) == pytest.approx(result.equity[t - w + offset], abs=1e-6)

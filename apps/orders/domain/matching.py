@@ -14,8 +14,8 @@ Submission
 - MARKET fills at once by walking the book (taker, the levels' own prices); with no book at
   the last price plus slippage. What a thin book cannot fill expires (venues expire the rest of
   a market order). FOK checks the depth first.
-- LIMIT that crosses (book: best ask <= buy limit; with only a last price: strictly through it)
-  fills the crossing part as taker, never worse than the limit; the rest rests (GTC) or expires
+- LIMIT that crosses (book: best ask <= buy limit; with only a last price: the price at or
+  through the limit, as a book at one price would be) fills the crossing part as taker, never worse than the limit; the rest rests (GTC) or expires
   (IOC); FOK fills completely or expires with no fill. A post-only order that would cross is
   rejected. A non-crossing LIMIT rests as maker (IOC/FOK expire with no fill).
 - STOP_MARKET / STOP_LIMIT trigger when the price moves against the stop's side (a buy stop at
@@ -581,15 +581,15 @@ class MatchingEngine:
 
     @staticmethod
     def _crosses(side: OrderSide, limit: Decimal, book: OrderBook | None, last_price: Decimal | None) -> bool:
-        """Would a limit take liquidity now? Against a book: touching the best opposite level is
-        enough; against a last price only, it must be strictly through it."""
+        """Would a limit take liquidity now? Touching the best opposite level is enough; a last
+        price alone counts as that level (so paper with a book and a backtest at the open agree)."""
         if book is not None:
             levels = book.asks if side is _BUY else book.bids
             if levels:
                 best = levels[0].price
                 return best <= limit if side is _BUY else best >= limit
         if last_price is not None:
-            return last_price < limit if side is _BUY else last_price > limit
+            return last_price <= limit if side is _BUY else last_price >= limit
         return False
 
     def _look(self, order: WorkingOrder, book: OrderBook | None, last_price: Decimal | None, now: datetime, events: list[EngineEvent]) -> None:
@@ -629,7 +629,11 @@ class MatchingEngine:
         price = self.fill_model.taker_price(side, last_price)
         self._fill(order, price, order.quantity - order.filled_quantity, _TAKER, now, events)
 
-    def _look_limit(self, order: WorkingOrder, book: OrderBook | None, last_price: Decimal | None, now: datetime, events: list[EngineEvent]) -> None:
+    def _look_limit(
+        self, order: WorkingOrder, book: OrderBook | None, last_price: Decimal | None, now: datetime, events: list[EngineEvent], touch_takes: bool = True
+    ) -> None:
+        """`touch_takes`: a last price equal to the limit takes (as a one-price book would); a
+        stop-limit just triggered at its stop only takes strictly through its limit."""
         side = order.side
         limit: Decimal = order.price  # type: ignore[assignment]
         levels = None if book is None else (book.asks if side is _BUY else book.bids)
@@ -637,7 +641,10 @@ class MatchingEngine:
             best = levels[0].price
             crossing = best <= limit if side is _BUY else best >= limit
         elif last_price is not None:
-            crossing = last_price < limit if side is _BUY else last_price > limit
+            if touch_takes:
+                crossing = last_price <= limit if side is _BUY else last_price >= limit
+            else:
+                crossing = last_price < limit if side is _BUY else last_price > limit
         else:
             self._awaiting[order.order_id] = order
             return
@@ -674,7 +681,7 @@ class MatchingEngine:
         order.triggered = True
         events.append(OrderTriggered(order.order_id, price))
         if order.order_type is _STOP_LIMIT:
-            self._look_limit(order, None, price, now, events)
+            self._look_limit(order, None, price, now, events, touch_takes=False)
         else:
             self._fill(order, self.fill_model.taker_price(order.side, price), order.quantity - order.filled_quantity, _TAKER, now, events)
 

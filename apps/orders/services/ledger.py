@@ -19,7 +19,7 @@ from apps.orders.domain.model import OrderStatus
 from apps.orders.domain.state_machine import transition
 from apps.orders.models import Fill, Order
 from apps.portfolio.domain.positions import Position as PositionValue
-from apps.portfolio.models import Balance, Position
+from apps.portfolio.models import Balance, Position, TradingAccount
 from apps.portfolio.services import balance_select_for_update
 
 ZERO = Decimal(0)
@@ -29,6 +29,34 @@ ZERO = Decimal(0)
 class Settlement:
     fills: int
     realized_pnl: Decimal
+
+
+class LockedBalances:
+    """One account's balance rows in this transaction: each locked and read once, written once by `save`.
+
+    Placing and filling an order touches the same rows several times (hold, spend, release);
+    going through this keeps that to one read and one write per asset.
+    """
+
+    def __init__(self, account: TradingAccount) -> None:
+        self.account = account
+        self._rows: dict[str, Balance] = {}
+
+    def get(self, asset: str) -> Balance:
+        if asset not in self._rows:
+            self._rows[asset] = balance_select_for_update(account=self.account, asset=asset)
+        return self._rows[asset]
+
+    def credit(self, asset: str, amount: Decimal) -> None:
+        """Add to the free balance; a row not held here is incremented in place without locking it."""
+        if asset in self._rows:
+            self._rows[asset].free += amount
+        elif not Balance.objects.filter(account_id=self.account.pk, asset=asset).update(free=F("free") + amount):
+            Balance.objects.create(account_id=self.account.pk, asset=asset, free=amount)
+
+    def save(self) -> None:
+        for balance in self._rows.values():
+            balance.save(update_fields=["free", "locked", "updated_at"])
 
 
 def position_select_for_update(*, order: Order) -> Position:
@@ -57,29 +85,24 @@ def _take_from_order_lock(order: Order, balance: Balance, amount: Decimal) -> No
     balance.free -= amount - from_lock
 
 
-def release_order_lock(order: Order) -> None:
+def release_order_lock(order: Order, balances: LockedBalances) -> None:
     """Return what the order still holds to the free balance (the order has ended)."""
     if order.locked_amount <= 0 or not order.locked_asset:
         return
-    balance = balance_select_for_update(account=order.account, asset=order.locked_asset)
+    balance = balances.get(order.locked_asset)
     released = min(order.locked_amount, balance.locked)
     balance.locked -= released
     balance.free += released
-    balance.save(update_fields=["free", "locked", "updated_at"])
     order.locked_amount = ZERO
 
 
-def _settle_spot(order: Order, fill: FillValue, base: str, quote: str) -> None:
+def _settle_spot(order: Order, fill: FillValue, base: str, quote: str, balances: LockedBalances) -> None:
     spent, received = (quote, base) if fill.side.value == "BUY" else (base, quote)
-    paying = balance_select_for_update(account=order.account, asset=spent)
-    _take_from_order_lock(order, paying, fill.notional + fill.fee if fill.side.value == "BUY" else fill.quantity)
-    paying.save(update_fields=["free", "locked", "updated_at"])
-    credit = fill.quantity if fill.side.value == "BUY" else fill.notional - fill.fee
-    if not Balance.objects.filter(account_id=order.account_id, asset=received).update(free=F("free") + credit):
-        Balance.objects.create(account_id=order.account_id, asset=received, free=credit)
+    _take_from_order_lock(order, balances.get(spent), fill.notional + fill.fee if fill.side.value == "BUY" else fill.quantity)
+    balances.credit(received, fill.quantity if fill.side.value == "BUY" else fill.notional - fill.fee)
 
 
-def _settle_perpetual(order: Order, fill: FillValue, position: Position, before: PositionValue, after: PositionValue, quote: str) -> None:
+def _settle_perpetual(order: Order, fill: FillValue, position: Position, before: PositionValue, after: PositionValue, balance: Balance) -> None:
     held = before.quantity
     reducing = held != 0 and (held > 0) != (fill.side.value == "BUY")
     closed = min(abs(held), fill.quantity) if reducing else ZERO
@@ -88,7 +111,6 @@ def _settle_perpetual(order: Order, fill: FillValue, position: Position, before:
     added = opened * fill.price / Decimal(max(order.leverage, 1))
     realized = after.realized_pnl - before.realized_pnl
 
-    balance = balance_select_for_update(account=order.account, asset=quote)
     balance.locked -= released
     balance.free += released + realized
     # New margin comes out of the order's hold and stays locked, now as position margin.
@@ -99,7 +121,6 @@ def _settle_perpetual(order: Order, fill: FillValue, position: Position, before:
     _pay_fee(order, balance, fill.fee)
     if balance.free < 0:  # a loss beyond the margin: the account is bankrupt on this position
         balance.free = ZERO
-    balance.save(update_fields=["free", "locked", "updated_at"])
     position.isolated_margin = position.isolated_margin - released + added
     position.leverage = order.leverage
     position.margin_mode = order.margin_mode
@@ -115,16 +136,23 @@ def _pay_fee(order: Order, balance: Balance, fee: Decimal) -> None:
     _take_from_order_lock(order, balance, fee)
 
 
-def ledger_apply_fill(*, order: Order, fill: FillValue, position: Position) -> Decimal:
-    """Record one fill and settle it. Returns the realised P&L it produced."""
+def ledger_apply_fill(*, order: Order, fill: FillValue, position: Position, balances: LockedBalances | None = None) -> Decimal:
+    """Record one fill and settle it. Returns the realised P&L it produced.
+
+    With `balances`, the caller saves them; without, they are saved here.
+    """
+    own_balances = balances is None
+    balances = balances or LockedBalances(order.account)
     symbol = order.symbol
     before = _as_value(position, symbol.symbol)
     after = before.apply(fill, fee_in_quote=fill.fee)
     realized = after.realized_pnl - before.realized_pnl
     if symbol.is_perpetual:
-        _settle_perpetual(order, fill, position, before, after, symbol.quote)
+        _settle_perpetual(order, fill, position, before, after, balances.get(symbol.quote))
     else:
-        _settle_spot(order, fill, symbol.base, symbol.quote)
+        _settle_spot(order, fill, symbol.base, symbol.quote, balances)
+    if own_balances:
+        balances.save()
 
     if before.quantity == 0 and after.quantity != 0:
         position.opened_at = fill.timestamp
@@ -159,12 +187,16 @@ def ledger_apply_fill(*, order: Order, fill: FillValue, position: Position) -> D
     return realized
 
 
-def ledger_finish_order(*, order: Order, status: OrderStatus, reason: str = "", at: datetime | None = None) -> None:
-    """Move the order to a final status and release whatever it still holds."""
+def ledger_finish_order(*, order: Order, status: OrderStatus, reason: str = "", at: datetime | None = None, balances: LockedBalances | None = None) -> None:
+    """Move the order to a final status and release whatever it still holds (saved here unless `balances` is given)."""
     if order.status != status.value:
         order.status = transition(OrderStatus(order.status), status).value
     if reason:
         order.reject_reason = reason[:255]
     if OrderStatus(order.status).is_terminal:
         order.closed_at = at or timezone.now()
-        release_order_lock(order)
+        own_balances = balances is None
+        balances = balances or LockedBalances(order.account)
+        release_order_lock(order, balances)
+        if own_balances:
+            balances.save()

@@ -151,7 +151,9 @@ def _exit_reached(position: Position, price: Decimal) -> bool:
 @transaction.atomic
 def apply_paper_events(*, order_id: str, events: list[Any]) -> int:
     """Apply engine events to a paper order if it is still open (it may have been canceled meanwhile)."""
-    order = Order.objects.select_for_update().select_related("symbol", "symbol__exchange", "account", "account__exchange").filter(pk=order_id).first()
+    order = (
+        Order.objects.select_for_update(of=("self",)).select_related("symbol", "symbol__exchange", "account", "account__exchange").filter(pk=order_id).first()
+    )
     if order is None or order.status not in OPEN_STATUSES:
         return 0
     before = order.filled_quantity
@@ -195,7 +197,7 @@ def trigger_position_exit(*, position_id: Any, price: Decimal) -> Order | None:
 def funding_settle(*, symbol: Symbol, rate: Decimal, mark: Decimal, at: datetime) -> int:
     """Pay or receive one funding interval on every open paper position in a perpetual (once per interval)."""
     settled = 0
-    positions = Position.objects.select_for_update().filter(symbol=symbol, account__mode="paper").exclude(quantity=0).select_related("account")
+    positions = Position.objects.select_for_update(of=("self",)).filter(symbol=symbol, account__mode="paper").exclude(quantity=0).select_related("account")
     for position in positions:
         if position.last_funding_at is not None and position.last_funding_at >= at:
             continue

@@ -9,6 +9,7 @@ reconciliation.
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -30,12 +31,11 @@ from apps.orders.domain.validation import ensure_valid_order, quantity_from_quot
 from apps.orders.enums import OPEN_STATUSES, OrderSource
 from apps.orders.errors import InsufficientBalanceError, OrderErrorCode, OrderNotCancelableError, RiskRejectedError
 from apps.orders.models import Fill, Order
-from apps.orders.services.ledger import ledger_apply_fill, ledger_finish_order, position_select_for_update
+from apps.orders.services.ledger import LockedBalances, ledger_apply_fill, ledger_finish_order, position_select_for_update
 from apps.orders.services.market_inputs import current_book, fee_schedule, symbol_rules
 from apps.portfolio.models import Position, TradingAccount
-from apps.portfolio.services import balance_select_for_update
 from apps.risk.domain.rules import LimitSet, PreTradeContext, check_pre_trade
-from apps.risk.services import risk_limits_get
+from apps.risk.services import risk_limits_of
 
 logger = logging.getLogger(__name__)
 ZERO = Decimal(0)
@@ -153,7 +153,7 @@ def _risk_verdict(
 ) -> None:
     _, increases = _exposure_after(position.quantity, intent)
     price = intent.price or intent.stop_price or reference
-    limits = risk_limits_get(actor=account.owner)
+    limits = risk_limits_of(account.owner)
     user_limits = LimitSet(
         name="Your risk limits",
         max_order_notional=limits.max_order_notional,
@@ -194,12 +194,14 @@ def order_submit(*, actor: Any, account: TradingAccount, request: OrderRequest, 
     """Place an order. The same client_order_id twice returns the first order and places nothing."""
     if account.owner_id != actor.pk:
         raise NotFoundError("No such trading account.", extra={"fields": {"account": ["No such trading account."]}})
+    chosen_by_caller = bool(request.client_order_id)
     client_order_id = (request.client_order_id or new_client_order_id()).strip()
     if not client_order_id or len(client_order_id) > CLIENT_ORDER_ID_MAX or not client_order_id.replace("-", "").replace("_", "").isalnum():
         raise ValidationError.for_field("client_order_id", f"Use 1-{CLIENT_ORDER_ID_MAX} letters, digits, '-' or '_'.")
-    existing = Order.objects.filter(account=account, client_order_id=client_order_id).select_related("symbol", "account").first()
-    if existing is not None:
-        return existing
+    if chosen_by_caller:
+        existing = Order.objects.filter(account=account, client_order_id=client_order_id).select_related("symbol", "account").first()
+        if existing is not None:
+            return existing
     symbol = request.symbol
     if symbol.exchange_id != account.exchange_id:
         raise ValidationError.for_field("symbol", f"{symbol.symbol} is not traded on {account.exchange.name}.")
@@ -219,7 +221,15 @@ def order_submit(*, actor: Any, account: TradingAccount, request: OrderRequest, 
     _validate_attached_exits(intent, request, reference)
     try:
         return _place(
-            actor=actor, account=account, symbol=symbol, intent=intent, request=request, book=book, reference=reference, extra_limits=extra_limits or []
+            actor=actor,
+            account=account,
+            symbol=symbol,
+            intent=intent,
+            request=request,
+            book=book,
+            reference=reference,
+            extra_limits=extra_limits or [],
+            id_may_repeat=chosen_by_caller,
         )
     except IntegrityError:
         # A concurrent submit with the same client_order_id won the race: return its order.
@@ -250,14 +260,19 @@ def _place(
     book: Any,
     reference: Decimal,
     extra_limits: list[LimitSet],
+    id_may_repeat: bool,
 ) -> Order:
-    account = TradingAccount.objects.select_for_update().select_related("exchange", "owner").get(pk=account.pk)
-    position = Position.objects.select_for_update().filter(account=account, symbol=symbol).first() or Position(account=account, symbol=symbol)
+    # The account row serialises one account's orders; the owner's limits come along in the same query.
+    account = TradingAccount.objects.select_for_update(of=("self",)).select_related("exchange", "owner", "owner__risk_limits").get(pk=account.pk)
+    position = Position.objects.select_for_update().filter(account=account, symbol=symbol).first() or Position(
+        account=account, symbol=symbol, leverage=intent.leverage, margin_mode=intent.margin_mode.value
+    )
     _risk_verdict(account=account, symbol=symbol, intent=intent, position=position, reference=reference, extra_limits=extra_limits)
 
     adding, _ = _exposure_after(position.quantity, intent)
     asset, amount = required_hold(account=account, symbol=symbol, intent=intent, reference=reference, increases=adding)
-    balance = balance_select_for_update(account=account, asset=asset)
+    balances = LockedBalances(account)
+    balance = balances.get(asset)
     if balance.free < amount:
         raise InsufficientBalanceError(
             f"Not enough {asset}: the order needs {amount.quantize(Decimal('0.00000001'))} {asset}, {balance.free.normalize():f} {asset} is free.",
@@ -265,9 +280,9 @@ def _place(
         )
     balance.free -= amount
     balance.locked += amount
-    balance.save(update_fields=["free", "locked", "updated_at"])
 
-    with transaction.atomic():  # a savepoint: a duplicate client_order_id must not poison the outer transaction
+    # A savepoint only where a duplicate client_order_id can happen: it must not poison the outer transaction.
+    with transaction.atomic() if id_may_repeat else nullcontext():
         order = Order.objects.create(
             account=account,
             symbol=symbol,
@@ -293,11 +308,12 @@ def _place(
         actor=actor, owner=account.owner, action="order.submitted", summary=f"{order}", target=order, changes={"client_order_id": [None, order.client_order_id]}
     )
     if account.is_paper:
-        _match_paper_now(order=order, intent=intent, book=book)
+        _match_paper_now(order=order, intent=intent, book=book, position=position, balances=balances)
     else:
         from apps.orders.tasks import send_live_order_task
 
         transaction.on_commit(lambda: send_live_order_task.delay(str(order.pk)))
+    balances.save()
     from apps.orders.services.push import push_order_changes
 
     push_order_changes(order)
@@ -309,29 +325,35 @@ def _engine_for(order: Order) -> MatchingEngine:
     return MatchingEngine(rules, FillModel(fee_schedule(order.account), order.account.slippage_bps, rules))
 
 
-def _match_paper_now(*, order: Order, intent: OrderIntent, book: Any) -> None:
+def _match_paper_now(*, order: Order, intent: OrderIntent, book: Any, position: Position, balances: LockedBalances) -> None:
     """Execute what can execute now; a resting remainder stays OPEN for the paper matcher."""
     engine = _engine_for(order)
     events = engine.submit(str(order.pk), intent, timezone.now(), book=book, last_price=book.mid)
-    apply_engine_events(order=order, events=events)
+    apply_engine_events(order=order, events=events, position=position, balances=balances)
 
 
-def apply_engine_events(*, order: Order, events: list[Any]) -> None:
-    """Turn matching-engine events for one (locked) order into rows and balances."""
-    position = None
+def apply_engine_events(*, order: Order, events: list[Any], position: Position | None = None, balances: LockedBalances | None = None) -> None:
+    """Turn matching-engine events for one (locked) order into rows and balances.
+
+    `position` and `balances` are the caller's already locked rows, if it has them (it then saves the balances).
+    """
+    own_balances = balances is None
+    balances = balances or LockedBalances(order.account)
     for event in events:
         if isinstance(event, OrderFilled):
             position = position or position_select_for_update(order=order)
-            ledger_apply_fill(order=order, fill=event.fill, position=position)
+            ledger_apply_fill(order=order, fill=event.fill, position=position, balances=balances)
         elif isinstance(event, OrderRejected):
-            ledger_finish_order(order=order, status=OrderStatus.REJECTED, reason=event.reason)
+            ledger_finish_order(order=order, status=OrderStatus.REJECTED, reason=event.reason, balances=balances)
         elif isinstance(event, OrderExpired):
-            ledger_finish_order(order=order, status=OrderStatus.EXPIRED, reason=event.reason)
+            ledger_finish_order(order=order, status=OrderStatus.EXPIRED, reason=event.reason, balances=balances)
     if order.status == OrderStatus.NEW.value and not any(isinstance(e, OrderRejected | OrderExpired) for e in events):
         order.status = OrderStatus.OPEN.value
     if order.status == OrderStatus.FILLED.value:
-        ledger_finish_order(order=order, status=OrderStatus.FILLED)
+        ledger_finish_order(order=order, status=OrderStatus.FILLED, balances=balances)
         _attach_exits(order)
+    if own_balances:
+        balances.save()
     order.save()
 
 
@@ -349,7 +371,7 @@ def _attach_exits(order: Order) -> None:
 
 @transaction.atomic
 def order_cancel(*, actor: Any, order_id: Any) -> Order:
-    orders = Order.objects.select_for_update().select_related("account", "symbol", "symbol__exchange", "account__exchange")
+    orders = Order.objects.select_for_update(of=("self",)).select_related("account", "symbol", "symbol__exchange", "account__exchange")
     order = get_or_not_found(orders, "No such order.", pk=order_id, account__owner=actor)
     if order.status not in OPEN_STATUSES:
         raise OrderNotCancelableError(f"This order is {order.get_status_display().lower()}; only open orders can be canceled.")

@@ -47,7 +47,7 @@ def position_close(*, actor: Any, position_id: Any, order_type: str = "MARKET", 
 def position_set_sl_tp(*, actor: Any, position_id: Any, stop_loss: Decimal | None, take_profit: Decimal | None) -> Position:
     """Exits watched by the paper matcher (paper) or placed on the venue (live). Empty clears."""
     position = position_get(actor=actor, position_id=position_id)
-    position = Position.objects.select_for_update().select_related("symbol", "account").get(pk=position.pk)
+    position = Position.objects.select_for_update(of=("self",)).select_related("symbol", "account").get(pk=position.pk)
     if position.quantity == 0:
         raise ValidationError("This position is closed.", code=OrderErrorCode.POSITION_NOT_OPEN)
     long = position.quantity > 0

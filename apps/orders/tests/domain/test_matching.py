@@ -384,6 +384,28 @@ def test_a_bar_opening_through_a_limit_fills_it_at_the_open_as_taker_never_worse
     assert fills(the_engine.on_bar(bar("97", "98", "96", "97", 1), NOW)) == [(D("97.1"), D("1"), Liquidity.TAKER)]  # 97.0679 -> 97.1
 
 
+def test_a_limit_decided_between_bars_at_exactly_the_next_open_takes_there_as_a_one_price_book_would():
+    in_backtest = engine()
+    in_backtest.submit("o1", limit(BUY, "1", "100.0"), NOW)
+    assert fills(in_backtest.on_bar(bar("100.0", "101", "99", "100"), NOW)) == [(D("100.0"), D("1"), Liquidity.TAKER)]
+
+    in_paper = engine()  # the same market as a book quoting only the open
+    events = in_paper.submit("o1", limit(BUY, "1", "100.0"), NOW, book(asks=[("100.0", "5")], bids=[("100.0", "5")]))
+    assert fills(events) == [(D("100.0"), D("1"), Liquidity.TAKER)]
+
+    post_only = engine()
+    post_only.submit("o1", limit(BUY, "1", "100.0", post_only=True), NOW)
+    assert kinds(post_only.on_bar(bar("100.0", "101", "99", "100"), NOW)) == ["OrderExpired"]
+
+
+def test_a_stop_limit_triggered_at_its_stop_takes_only_strictly_through_its_limit():
+    the_engine = engine()
+    the_engine.submit("o1", intent(BUY, OrderType.STOP_LIMIT, "1", price="105", stop="105"), NOW, None, D("100"))
+    events = the_engine.on_trade(D("105"), D("1"), NOW)
+    assert kinds(events) == ["OrderTriggered"]  # triggered at 105, rests at its limit 105 as a maker
+    assert len(the_engine.open_orders()) == 1
+
+
 def test_fill_at_close_fills_a_market_order_at_the_close_of_its_bar():
     the_engine = engine(fill_at="close")
     events = the_engine.submit("o1", market(SELL, "1"), NOW, bar_close=D("100"))
