@@ -16,11 +16,11 @@ limit orders resting), 50 momentum (EMA cross, ATR stop). The book is kept fresh
 a time: the candle is stored and the wall time until every bot has processed it is printed,
 first in this process (one worker, bot after bot), then through `process_closed_candles_task`
 and a real Celery worker (prefork, one process per CPU, at least two), which splits the bots
-into tasks of 100 so that every worker process takes a share of the candle.
+into tasks of `CHUNK` (50) so that every worker process takes a share of the candle.
 The first two candles after the 500 bots start together are a burst (every DCA bot buys and
 every grid lays its buy orders; then their fills answer with safety orders, take-profits and
-sells) and are reported on their own, with the cost of an order derived from them; the figure is
-for the candles after them, alternately in this process and through the worker.
+sells); they go through the worker, as in production, and are reported on their own. The
+candles after them alternate between this process and the worker.
 Placing an order (validation, risk, holds, paper matching, ledger, audit) costs far more than
 deciding nothing, so the orders placed are printed with each time.
 Target: < 5 s per closed candle for all 500 bots.
@@ -203,7 +203,7 @@ def main() -> None:
             _close(symbol, open_time)
             orders_before = Order.objects.count()
             burst = round_index < BURST_ROUNDS
-            mode = "in one process" if burst or round_index % 2 == 0 else "through the worker"
+            mode = "through the worker" if burst or round_index % 2 == 1 else "in one process"
             started = time.perf_counter()
             if mode == "in one process":
                 report = process_closed_candles(symbol_id=symbol.pk, timeframe="1m", open_time=open_time)
@@ -214,7 +214,7 @@ def main() -> None:
             elapsed = time.perf_counter() - started
             placed = Order.objects.count() - orders_before
             errors = Bot.objects.filter(pk__in=[b.pk for b in bots], status=BotStatus.ERROR).count()
-            label = "start-up burst, in one process" if burst else mode
+            label = f"start-up burst, {mode}" if burst else mode
             print(f"     candle {open_time:%H:%M} ({label}): {len(bots)} bots in {elapsed:.2f} s, {placed} orders placed, {errors} errors", flush=True)
             assert errors == 0
             if burst:
@@ -229,11 +229,9 @@ def main() -> None:
             worker.wait(timeout=20)
         except subprocess.TimeoutExpired:
             worker.kill()
-    idle = statistics.median(t for t, _ in figures["in one process"]) / len(bots)
-    per_order = max(0.0, sum(t - idle * len(bots) for t, _ in bursts)) / max(1, sum(n for _, n in bursts))
     print(
-        f"   start-up burst: {sum(n for _, n in bursts)} orders in {sum(t for t, _ in bursts):.2f} s over {BURST_ROUNDS} candles: "
-        f"about {per_order * 1000:.0f} ms an order placed or filled, on top of {idle * 1000:.1f} ms a bot deciding",
+        f"   start-up burst through the worker: {', '.join(f'{t:.2f} s ({n} orders)' for t, n in bursts)}; "
+        f"{sum(n for _, n in bursts)} orders in {sum(t for t, _ in bursts):.2f} s",
         flush=True,
     )
     for mode, values in figures.items():
@@ -242,10 +240,11 @@ def main() -> None:
         print(
             f"   {mode}: median {statistics.median(times):.2f} s, worst {max(times):.2f} s per candle ({min(orders)}-{max(orders)} orders placed)", flush=True
         )
-    worst = max(elapsed for elapsed, _ in figures["through the worker"])
+    worst = max(elapsed for elapsed, _ in figures["through the worker"] + bursts)
     verdict = "met" if worst < TARGET_SECONDS else "MISSED"
     print(
         f"   one closed candle for {len(bots)} paper bots: {statistics.median(t for t, _ in figures['through the worker']):.2f} s median through the task "
-        f"and a {WORKER_PROCESSES}-process worker (worst {worst:.2f} s; target < {TARGET_SECONDS:.0f} s, {verdict}) on {os.cpu_count()} CPUs",
+        f"and a {WORKER_PROCESSES}-process worker (worst, start-up burst included, {worst:.2f} s; target < {TARGET_SECONDS:.0f} s, {verdict}) "
+        f"on {os.cpu_count()} CPUs",
         flush=True,
     )

@@ -528,7 +528,7 @@ class BarRun:
                 post_only=False,  # it rested: a maker from here on
                 reduce_only=tracked.reduce_only,
             )
-            engine.submit(str(row["pk"]), intent, self.bar_time)
+            engine.submit(str(row["pk"]), intent, self.bar_time, resting=True)
         d, t = self.data, self.t
         bar = Bar(self.bar_time, _price(d.open[t]), _price(d.high[t]), _price(d.low[t]), _price(d.close[t]), _price(d.volume[t]))
         by_order: dict[str, list[Any]] = defaultdict(list)

@@ -23,7 +23,7 @@ from apps.bots import runner
 
 logger = logging.getLogger(__name__)
 QUEUE = "bots"
-CHUNK = 100  # bots per task when a candle closes for many
+CHUNK = 50  # bots per task when a candle closes for many: small enough that the worker processes end together
 
 
 def _when(value: str | datetime) -> datetime:

@@ -18,11 +18,8 @@ def risk_limits_get(*, actor: Any) -> RiskLimits:
 
 
 def risk_limits_of(owner: Any) -> RiskLimits:
-    """The owner's limits, from `owner.risk_limits` when a query already selected them."""
-    try:
-        return owner.risk_limits  # type: ignore[no-any-return]
-    except RiskLimits.DoesNotExist:
-        return risk_limits_get(actor=owner)
+    """The owner's limits as stored now (never a copy cached on the user object)."""
+    return RiskLimits.objects.filter(owner_id=owner.pk).first() or risk_limits_get(actor=owner)
 
 
 @transaction.atomic

@@ -285,12 +285,15 @@ class MatchingEngine:
         *,
         bar_close: Decimal | None = None,
         oco_group: str | None = None,
+        resting: bool = False,
     ) -> list[EngineEvent]:
         """Accept (or reject) an order and match it against what is known now.
 
         Paper trading passes the current `book` and/or `last_price`; a backtest passes neither
         (the order waits for the next bar's open) or, with `fill_at="close"`, the `bar_close` of
         the bar in which the decision was made. `oco_group` links orders that cancel each other.
+        `resting=True` restores an order that already rests (a restart, a matcher reloading its
+        orders): a limit goes straight back on the book as a maker, whatever the price now.
         """
         if bar_close is not None:
             if self.fill_at != "close":
@@ -302,7 +305,7 @@ class MatchingEngine:
         quantity, reason = self._validate(intent, book, last_price)
         order_type = intent.order_type
         side = intent.side
-        if reason is None:
+        if reason is None and not resting:
             if intent.post_only and self._crosses(side, intent.price, book, last_price):  # type: ignore[arg-type]
                 reason = "post-only order would take liquidity"
             elif self.reject_stops_that_would_trigger and order_type is not _MARKET and order_type is not _LIMIT:
@@ -332,7 +335,9 @@ class MatchingEngine:
             order.oco_group = oco_group
             self._groups.setdefault(oco_group, []).append(order_id)
         events: list[EngineEvent] = [OrderAccepted(order_id)]
-        if order_type is _LIMIT:
+        if order_type is _LIMIT and resting:
+            self._rest(order)
+        elif order_type is _LIMIT:
             self._look_limit(order, book, last_price, now, events)
         elif order_type is _MARKET:
             self._look_market(order, book, last_price, now, events)

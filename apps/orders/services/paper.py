@@ -103,7 +103,9 @@ class PaperMatcher:
             if order_id in book.order_ids:
                 continue
             book.order_ids.add(order_id)
-            events = book.engine.submit(order_id, _intent_for(order), datetime.now(UTC), book=None, last_price=self.last_price.get(order.symbol_id))
+            events = book.engine.submit(
+                order_id, _intent_for(order), datetime.now(UTC), book=None, last_price=self.last_price.get(order.symbol_id), resting=True
+            )
             self._apply_events(order_id, [e for e in events if type(e).__name__ not in ("OrderAccepted",)])
         self.exits = defaultdict(list)
         for position in positions_with_exits(symbol_ids):

@@ -31,7 +31,7 @@ from apps.orders.domain.validation import ensure_valid_order, quantity_from_quot
 from apps.orders.enums import OPEN_STATUSES, OrderSource
 from apps.orders.errors import InsufficientBalanceError, OrderErrorCode, OrderNotCancelableError, RiskRejectedError
 from apps.orders.models import Fill, Order
-from apps.orders.services.ledger import LockedBalances, ledger_apply_fill, ledger_finish_order, position_select_for_update
+from apps.orders.services.ledger import LedgerBatch, ledger_apply_fill, ledger_finish_order, position_select_for_update
 from apps.orders.services.market_inputs import current_book, fee_schedule, symbol_rules
 from apps.portfolio.models import Position, TradingAccount
 from apps.risk.domain.rules import LimitSet, PreTradeContext, check_pre_trade
@@ -149,11 +149,11 @@ def realized_loss_today(account_owner_id: Any) -> Decimal:
 
 
 def _risk_verdict(
-    *, account: TradingAccount, symbol: Symbol, intent: OrderIntent, position: Position, reference: Decimal, extra_limits: list[LimitSet]
+    *, owner: Any, account: TradingAccount, symbol: Symbol, intent: OrderIntent, position: Position, reference: Decimal, extra_limits: list[LimitSet]
 ) -> None:
     _, increases = _exposure_after(position.quantity, intent)
     price = intent.price or intent.stop_price or reference
-    limits = risk_limits_of(account.owner)
+    limits = risk_limits_of(owner)
     user_limits = LimitSet(
         name="Your risk limits",
         max_order_notional=limits.max_order_notional,
@@ -165,7 +165,7 @@ def _risk_verdict(
     # The costlier inputs are computed only when a limit needs them.
     needs_positions = limits.max_open_positions is not None or any(extra.max_open_positions is not None for extra in extra_limits)
     needs_losses = limits.max_daily_loss is not None or any(extra.max_daily_loss is not None for extra in extra_limits)
-    open_positions = Position.objects.filter(account__owner=account.owner).exclude(quantity=0).count() if needs_positions else 0
+    open_positions = Position.objects.filter(account__owner=owner).exclude(quantity=0).count() if needs_positions else 0
     resulting = abs(position.quantity + intent.quantity * intent.side.sign) * price
     context = PreTradeContext(
         trading_state=account.trading_state,
@@ -176,7 +176,7 @@ def _risk_verdict(
         opens_new_position=position.quantity == 0,
         open_positions=open_positions,
         leverage=intent.leverage,
-        realized_loss_today=realized_loss_today(account.owner_id) if needs_losses else ZERO,
+        realized_loss_today=realized_loss_today(owner.pk) if needs_losses else ZERO,
     )
     verdict = check_pre_trade(context, [user_limits, *extra_limits])
     if not verdict.allowed:
@@ -198,10 +198,8 @@ def order_submit(*, actor: Any, account: TradingAccount, request: OrderRequest, 
     client_order_id = (request.client_order_id or new_client_order_id()).strip()
     if not client_order_id or len(client_order_id) > CLIENT_ORDER_ID_MAX or not client_order_id.replace("-", "").replace("_", "").isalnum():
         raise ValidationError.for_field("client_order_id", f"Use 1-{CLIENT_ORDER_ID_MAX} letters, digits, '-' or '_'.")
-    if chosen_by_caller:
-        existing = Order.objects.filter(account=account, client_order_id=client_order_id).select_related("symbol", "account").first()
-        if existing is not None:
-            return existing
+    if chosen_by_caller and Order.objects.filter(account=account, client_order_id=client_order_id).exists():
+        return Order.objects.select_related("symbol", "account").get(account=account, client_order_id=client_order_id)
     symbol = request.symbol
     if symbol.exchange_id != account.exchange_id:
         raise ValidationError.for_field("symbol", f"{symbol.symbol} is not traded on {account.exchange.name}.")
@@ -241,7 +239,7 @@ def order_submit(*, actor: Any, account: TradingAccount, request: OrderRequest, 
         with transaction.atomic():
             audit_record(
                 actor=actor,
-                owner=account.owner,
+                owner=actor,
                 action="order.rejected_by_risk",
                 summary=f"{intent.side} {intent.quantity} {symbol.symbol}: {exc.message}",
                 target=account,
@@ -262,17 +260,18 @@ def _place(
     extra_limits: list[LimitSet],
     id_may_repeat: bool,
 ) -> Order:
-    # The account row serialises one account's orders; the owner's limits come along in the same query.
-    account = TradingAccount.objects.select_for_update(of=("self",)).select_related("exchange", "owner", "owner__risk_limits").get(pk=account.pk)
+    # The account row serialises one account's orders; its trading state is read under that lock.
+    state = TradingAccount.objects.select_for_update().filter(pk=account.pk).values_list("trading_state", "trading_state_reason").get()
+    account.trading_state, account.trading_state_reason = state
     position = Position.objects.select_for_update().filter(account=account, symbol=symbol).first() or Position(
         account=account, symbol=symbol, leverage=intent.leverage, margin_mode=intent.margin_mode.value
     )
-    _risk_verdict(account=account, symbol=symbol, intent=intent, position=position, reference=reference, extra_limits=extra_limits)
+    _risk_verdict(owner=actor, account=account, symbol=symbol, intent=intent, position=position, reference=reference, extra_limits=extra_limits)
 
     adding, _ = _exposure_after(position.quantity, intent)
     asset, amount = required_hold(account=account, symbol=symbol, intent=intent, reference=reference, increases=adding)
-    balances = LockedBalances(account)
-    balance = balances.get(asset)
+    batch = LedgerBatch(account)
+    balance = batch.balance(asset)
     if balance.free < amount:
         raise InsufficientBalanceError(
             f"Not enough {asset}: the order needs {amount.quantize(Decimal('0.00000001'))} {asset}, {balance.free.normalize():f} {asset} is free.",
@@ -305,15 +304,15 @@ def _place(
         )
     order.symbol, order.account = symbol, account
     audit_record(
-        actor=actor, owner=account.owner, action="order.submitted", summary=f"{order}", target=order, changes={"client_order_id": [None, order.client_order_id]}
+        actor=actor, owner=actor, action="order.submitted", summary=f"{order}", target=order, changes={"client_order_id": [None, order.client_order_id]}
     )
     if account.is_paper:
-        _match_paper_now(order=order, intent=intent, book=book, position=position, balances=balances)
+        _match_paper_now(order=order, intent=intent, book=book, position=position, batch=batch)
     else:
         from apps.orders.tasks import send_live_order_task
 
         transaction.on_commit(lambda: send_live_order_task.delay(str(order.pk)))
-    balances.save()
+    batch.save()
     from apps.orders.services.push import push_order_changes
 
     push_order_changes(order)
@@ -325,45 +324,45 @@ def _engine_for(order: Order) -> MatchingEngine:
     return MatchingEngine(rules, FillModel(fee_schedule(order.account), order.account.slippage_bps, rules))
 
 
-def _match_paper_now(*, order: Order, intent: OrderIntent, book: Any, position: Position, balances: LockedBalances) -> None:
+def _match_paper_now(*, order: Order, intent: OrderIntent, book: Any, position: Position, batch: LedgerBatch) -> None:
     """Execute what can execute now; a resting remainder stays OPEN for the paper matcher."""
     engine = _engine_for(order)
     events = engine.submit(str(order.pk), intent, timezone.now(), book=book, last_price=book.mid)
-    apply_engine_events(order=order, events=events, position=position, balances=balances)
+    apply_engine_events(order=order, events=events, position=position, batch=batch)
 
 
-def apply_engine_events(*, order: Order, events: list[Any], position: Position | None = None, balances: LockedBalances | None = None) -> None:
+def apply_engine_events(*, order: Order, events: list[Any], position: Position | None = None, batch: LedgerBatch | None = None) -> None:
     """Turn matching-engine events for one (locked) order into rows and balances.
 
-    `position` and `balances` are the caller's already locked rows, if it has them (it then saves the balances).
+    `position` and `batch` are the caller's, if it has them (it then saves the batch).
     """
-    own_balances = balances is None
-    balances = balances or LockedBalances(order.account)
+    own_batch = batch is None
+    batch = batch or LedgerBatch(order.account)
     for event in events:
         if isinstance(event, OrderFilled):
             position = position or position_select_for_update(order=order)
-            ledger_apply_fill(order=order, fill=event.fill, position=position, balances=balances)
+            ledger_apply_fill(order=order, fill=event.fill, position=position, batch=batch)
         elif isinstance(event, OrderRejected):
-            ledger_finish_order(order=order, status=OrderStatus.REJECTED, reason=event.reason, balances=balances)
+            ledger_finish_order(order=order, status=OrderStatus.REJECTED, reason=event.reason, batch=batch)
         elif isinstance(event, OrderExpired):
-            ledger_finish_order(order=order, status=OrderStatus.EXPIRED, reason=event.reason, balances=balances)
+            ledger_finish_order(order=order, status=OrderStatus.EXPIRED, reason=event.reason, batch=batch)
     if order.status == OrderStatus.NEW.value and not any(isinstance(e, OrderRejected | OrderExpired) for e in events):
         order.status = OrderStatus.OPEN.value
     if order.status == OrderStatus.FILLED.value:
-        ledger_finish_order(order=order, status=OrderStatus.FILLED, balances=balances)
-        _attach_exits(order)
-    if own_balances:
-        balances.save()
+        ledger_finish_order(order=order, status=OrderStatus.FILLED, batch=batch)
+        if position is not None:
+            _attach_exits(order, position, batch)
+    if own_batch:
+        batch.save()
     order.save()
 
 
-def _attach_exits(order: Order) -> None:
+def _attach_exits(order: Order, position: Position, batch: LedgerBatch) -> None:
     """An entry with a stop-loss / take-profit: once filled, they become the position's exits."""
-    if order.attached_stop_loss is None and order.attached_take_profit is None:
+    if (order.attached_stop_loss is None and order.attached_take_profit is None) or position.quantity == 0:
         return
-    Position.objects.filter(account_id=order.account_id, symbol_id=order.symbol_id).exclude(quantity=0).update(
-        stop_loss=order.attached_stop_loss, take_profit=order.attached_take_profit
-    )
+    position.stop_loss, position.take_profit = order.attached_stop_loss, order.attached_take_profit
+    batch.position_changed(position)
 
 
 # Cancel ------------------------------------------------------------------------------------

@@ -54,7 +54,7 @@ def order_preview(*, actor: Any, account: TradingAccount, request: OrderRequest)
     if not problems and reference is not None:
         try:
             _validate_attached_exits(intent, request, reference)
-            _risk_verdict(account=account, symbol=symbol, intent=intent, position=position, reference=reference, extra_limits=[])
+            _risk_verdict(owner=account.owner, account=account, symbol=symbol, intent=intent, position=position, reference=reference, extra_limits=[])
         except ApplicationError as exc:
             problems.append(exc.message)
     liquidation = None

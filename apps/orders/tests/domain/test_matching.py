@@ -398,6 +398,13 @@ def test_a_limit_decided_between_bars_at_exactly_the_next_open_takes_there_as_a_
     assert kinds(post_only.on_bar(bar("100.0", "101", "99", "100"), NOW)) == ["OrderExpired"]
 
 
+def test_a_restored_resting_limit_goes_back_on_the_book_as_a_maker_whatever_the_price_now():
+    the_engine = engine()
+    assert kinds(the_engine.submit("o1", limit(BUY, "1", "100.0", post_only=True), NOW, None, D("100.0"), resting=True)) == ["OrderAccepted"]
+    assert the_engine.on_trade(D("100.0"), D("5"), NOW) == []  # touching a resting limit does not fill it
+    assert fills(the_engine.on_trade(D("99.9"), D("5"), NOW)) == [(D("100.0"), D("1"), Liquidity.MAKER)]
+
+
 def test_a_stop_limit_triggered_at_its_stop_takes_only_strictly_through_its_limit():
     the_engine = engine()
     the_engine.submit("o1", intent(BUY, OrderType.STOP_LIMIT, "1", price="105", stop="105"), NOW, None, D("100"))
