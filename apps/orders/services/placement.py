@@ -9,7 +9,6 @@ reconciliation.
 from __future__ import annotations
 
 import logging
-from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -227,7 +226,6 @@ def order_submit(*, actor: Any, account: TradingAccount, request: OrderRequest, 
             book=book,
             reference=reference,
             extra_limits=extra_limits or [],
-            id_may_repeat=chosen_by_caller,
         )
     except IntegrityError:
         # A concurrent submit with the same client_order_id won the race: return its order.
@@ -258,7 +256,6 @@ def _place(
     book: Any,
     reference: Decimal,
     extra_limits: list[LimitSet],
-    id_may_repeat: bool,
 ) -> Order:
     # The account row serialises one account's orders; its trading state is read under that lock.
     state = TradingAccount.objects.select_for_update().filter(pk=account.pk).values_list("trading_state", "trading_state_reason").get()
@@ -280,35 +277,35 @@ def _place(
     balance.free -= amount
     balance.locked += amount
 
-    # A savepoint only where a duplicate client_order_id can happen: it must not poison the outer transaction.
-    with transaction.atomic() if id_may_repeat else nullcontext():
-        order = Order.objects.create(
-            account=account,
-            symbol=symbol,
-            client_order_id=intent.client_order_id,
-            side=intent.side.value,
-            order_type=intent.order_type.value,
-            quantity=intent.quantity,
-            price=intent.price,
-            stop_price=intent.stop_price,
-            time_in_force=intent.time_in_force.value,
-            post_only=intent.post_only,
-            reduce_only=intent.reduce_only,
-            leverage=intent.leverage,
-            margin_mode=intent.margin_mode.value,
-            locked_amount=amount,
-            locked_asset=asset,
-            source=request.source,
-            attached_stop_loss=request.stop_loss,
-            attached_take_profit=request.take_profit,
-        )
-    order.symbol, order.account = symbol, account
+    order = Order(
+        account=account,
+        symbol=symbol,
+        client_order_id=intent.client_order_id,
+        side=intent.side.value,
+        order_type=intent.order_type.value,
+        quantity=intent.quantity,
+        price=intent.price,
+        stop_price=intent.stop_price,
+        time_in_force=intent.time_in_force.value,
+        post_only=intent.post_only,
+        reduce_only=intent.reduce_only,
+        leverage=intent.leverage,
+        margin_mode=intent.margin_mode.value,
+        locked_amount=amount,
+        locked_asset=asset,
+        source=request.source,
+        attached_stop_loss=request.stop_loss,
+        attached_take_profit=request.take_profit,
+    )
     audit_record(
         actor=actor, owner=actor, action="order.submitted", summary=f"{order}", target=order, changes={"client_order_id": [None, order.client_order_id]}
     )
+    # The order row is inserted once, as matching left it (a duplicate client_order_id fails
+    # here and rolls back this block: a savepoint when a caller's transaction surrounds it).
     if account.is_paper:
         _match_paper_now(order=order, intent=intent, book=book, position=position, batch=batch)
     else:
+        order.save()
         from apps.orders.tasks import send_live_order_task
 
         transaction.on_commit(lambda: send_live_order_task.delay(str(order.pk)))
