@@ -150,7 +150,8 @@ class Position:
             else:  # flipped: the remainder opens on the other side at the fill price
                 entry = fill.price
 
-        return replace(self, quantity=after, entry_price=entry, realized_pnl=realized, fees_paid=self.fees_paid + fee)
+        # The constructor, not dataclasses.replace: this runs once per fill of every backtest.
+        return Position(self.symbol, after, entry, realized, self.fees_paid + fee, self.funding_paid)
 
     def apply_funding(self, rate: Decimal, mark: Decimal) -> tuple[Position, Decimal]:
         """Settle one funding interval: payment = signed quantity x mark x rate.
