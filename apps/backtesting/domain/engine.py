@@ -98,6 +98,7 @@ from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from apps.exchanges.domain.types import MarketType
 from apps.orders.domain.fill_model import FillModel
@@ -1008,9 +1009,9 @@ class _Run:
 
 
 def _utc_datetimes(ns: npt.NDArray[np.int64]) -> list[datetime]:
-    """Aware UTC datetimes from nanoseconds since the epoch (to the microsecond), vectorised where numpy can."""
-    naive = ns.astype("datetime64[ns]").astype("datetime64[us]").astype(object).tolist()
-    return [moment.replace(tzinfo=UTC) for moment in naive]
+    """Aware UTC datetimes from nanoseconds since the epoch (to the microsecond), built by pandas in C."""
+    micros = ns - ns % 1000  # a datetime holds microseconds; drop the rest as numpy's cast did
+    return list(pd.DatetimeIndex(micros, tz=UTC).to_pydatetime())
 
 
 def _first_reach(low: FloatArray, high: FloatArray, start: int, stop: int, low_threshold: float, high_threshold: float) -> int:
