@@ -93,6 +93,7 @@ from apps.orders.domain.model import (
     OrderType,
     SymbolRules,
     TimeInForce,
+    build_fill,
 )
 
 ZERO = Decimal(0)
@@ -353,20 +354,26 @@ class MatchingEngine:
         OrderAccepted then OrderFilled, or OrderRejected), without building the working order
         that such an order would leave at once. Not for OCO groups (they need the working order).
         """
+        result = self.execute_market_fill(order_id, intent, price, now)
+        if type(result) is OrderRejected:
+            return [result]
+        return [OrderAccepted(order_id), OrderFilled(order_id, result, ZERO, _FILLED)]  # type: ignore[arg-type]
+
+    def execute_market_fill(self, order_id: str, intent: OrderIntent, price: Decimal, now: datetime) -> Fill | OrderRejected:
+        """`execute_market` without the events around it: the fill, or the rejection (one object per order in a backtest's loop)."""
         if intent.order_type is not _MARKET:
             raise ValueError("execute_market is for market orders")
         if order_id in self._orders or order_id in self._final:
-            return [OrderRejected(order_id, "duplicate order id")]
+            return OrderRejected(order_id, "duplicate order id")
         quantity, reason = self._validate(intent, None, price)
         if reason is not None:
             self._final[order_id] = OrderStatus.REJECTED  # the id is spent, as in submit
-            return [OrderRejected(order_id, reason)]
+            return OrderRejected(order_id, reason)
         side = intent.side
         fill_price = self.fill_model.taker_price(side, price)
         notional = fill_price * quantity
-        fill = Fill(order_id, self._symbol, side, fill_price, quantity, notional * self._taker_rate, self._quote, _TAKER, now, f"{order_id}-1")
         self._final[order_id] = _FILLED
-        return [OrderAccepted(order_id), OrderFilled(order_id, fill, quantity - quantity, _FILLED)]
+        return build_fill(order_id, self._symbol, side, fill_price, quantity, notional * self._taker_rate, self._quote, _TAKER, now, f"{order_id}-1")
 
     def cancel(self, order_id: str, now: datetime) -> list[EngineEvent]:
         order = self._orders.get(order_id)

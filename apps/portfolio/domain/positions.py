@@ -150,8 +150,7 @@ class Position:
             else:  # flipped: the remainder opens on the other side at the fill price
                 entry = fill.price
 
-        # The constructor, not dataclasses.replace: this runs once per fill of every backtest.
-        return Position(self.symbol, after, entry, realized, self.fees_paid + fee, self.funding_paid)
+        return _build_position(self.symbol, after, entry, realized, self.fees_paid + fee, self.funding_paid)
 
     def apply_funding(self, rate: Decimal, mark: Decimal) -> tuple[Position, Decimal]:
         """Settle one funding interval: payment = signed quantity x mark x rate.
@@ -177,3 +176,22 @@ class Position:
             f"the fee of fill {fill.trade_id or fill.order_id} is in {fill.fee_currency or 'an unnamed currency'}, "
             f"not in {quote or 'the quote currency'}: pass fee_in_quote"
         )
+
+
+_new = object.__new__
+_POSITION_SETTERS = tuple(Position.__dict__[name].__set__ for name in Position.__slots__)  # type: ignore[attr-defined]  # field order
+
+
+def _build_position(symbol: str, quantity: Decimal, entry_price: Decimal, realized_pnl: Decimal, fees_paid: Decimal, funding_paid: Decimal) -> Position:
+    """`Position(...)`, the same frozen value, through its slots: `apply` runs once per fill of
+    every backtest, and its results already hold the invariants `__post_init__` checks (see
+    orders.domain.model.build_fill for why)."""
+    position = _new(Position)
+    set_symbol, set_quantity, set_entry_price, set_realized_pnl, set_fees_paid, set_funding_paid = _POSITION_SETTERS
+    set_symbol(position, symbol)
+    set_quantity(position, quantity)
+    set_entry_price(position, entry_price)
+    set_realized_pnl(position, realized_pnl)
+    set_fees_paid(position, fees_paid)
+    set_funding_paid(position, funding_paid)
+    return position  # type: ignore[no-any-return]

@@ -1,5 +1,5 @@
 import random
-from dataclasses import dataclass, field
+from dataclasses import FrozenInstanceError, dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -23,6 +23,7 @@ from apps.orders.domain.matching import (
 from apps.orders.domain.model import (
     Bar,
     FeeSchedule,
+    Fill,
     Liquidity,
     OrderIntent,
     OrderSide,
@@ -30,6 +31,8 @@ from apps.orders.domain.model import (
     OrderType,
     SymbolRules,
     TimeInForce,
+    build_fill,
+    build_market_intent,
 )
 from apps.orders.domain.state_machine import ALLOWED_TRANSITIONS
 
@@ -761,3 +764,12 @@ def test_accepted_orders_are_reported_in_submission_order():
     for n in range(5):
         assert isinstance(the_engine.submit(f"o{n}", limit(BUY, "1", str(90 + n)), NOW, BOOK)[0], OrderAccepted)
     assert [o.order_id for o in the_engine.open_orders()] == [f"o{n}" for n in range(5)]
+
+
+def test_the_hot_loop_builders_make_the_same_frozen_values_as_the_constructors() -> None:
+    built = build_fill("o1", RULES.symbol, BUY, D("100"), D("1"), D("0.1"), "USDT", Liquidity.TAKER, NOW, "o1-1")
+    assert built == Fill("o1", RULES.symbol, BUY, D("100"), D("1"), D("0.1"), "USDT", Liquidity.TAKER, NOW, "o1-1")
+    assert hash(built) == hash(Fill("o1", RULES.symbol, BUY, D("100"), D("1"), D("0.1"), "USDT", Liquidity.TAKER, NOW, "o1-1"))
+    assert build_market_intent("c1", RULES.symbol, SELL, D("2")) == OrderIntent("c1", RULES.symbol, SELL, OrderType.MARKET, D("2"))
+    with pytest.raises(FrozenInstanceError):
+        built.price = D("1")  # type: ignore[misc]

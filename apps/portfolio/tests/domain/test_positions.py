@@ -234,3 +234,11 @@ def test_closing_at_the_entry_price_realizes_nothing(trades: list[tuple[OrderSid
     closed = position.apply(fill(position.closing_side, abs(position.quantity) * share, position.entry_price))
     assert closed.realized_pnl == position.realized_pnl
     assert closed.is_flat == (share == 1)
+
+
+def test_apply_builds_the_same_frozen_value_as_the_constructor() -> None:
+    after = Position(SYMBOL).apply(fill(BUY, "2", "100"))
+    assert after == Position(SYMBOL, D("2"), D("100"))
+    assert hash(after) == hash(Position(SYMBOL, D("2"), D("100")))
+    with pytest.raises(AttributeError):
+        after.entry_price = D(1)  # type: ignore[misc]
