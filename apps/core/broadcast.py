@@ -8,6 +8,8 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
+from apps.core.redis_clients import quick_redis_client
+
 USER_EVENT_TYPE = "user.html"
 
 
@@ -27,23 +29,12 @@ def user_is_listening(user_id: uuid.UUID | str) -> bool:
     if layer_settings["BACKEND"] != "channels_redis.pubsub.RedisPubSubChannelLayer":
         return True
     try:
-        client = _numsub_client(settings.REDIS_CHANNELS_URL)
+        client = quick_redis_client(settings.REDIS_CHANNELS_URL)
         prefix = layer_settings.get("CONFIG", {}).get("prefix", "asgi")
         channel = f"{prefix}__group__{user_group_name(user_id)}"  # channels-redis's name for a group's Redis channel
         return bool(client.pubsub_numsub(channel)[0][1])
     except Exception:  # noqa: BLE001
         return True
-
-
-_clients: dict[str, object] = {}
-
-
-def _numsub_client(url: str):  # type: ignore[no-untyped-def]
-    import redis
-
-    if url not in _clients:
-        _clients[url] = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
-    return _clients[url]
 
 
 def send_html_to_user_now(user_id: uuid.UUID | str, html: str) -> None:

@@ -17,11 +17,6 @@ def risk_limits_get(*, actor: Any) -> RiskLimits:
     return limits
 
 
-def risk_limits_of(owner: Any) -> RiskLimits:
-    """The owner's limits as stored now (never a copy cached on the user object)."""
-    return RiskLimits.objects.filter(owner_id=owner.pk).first() or risk_limits_get(actor=owner)
-
-
 @transaction.atomic
 def risk_limits_update(*, actor: Any, **values: Any) -> RiskLimits:
     unknown = set(values) - set(LIMIT_FIELDS)

@@ -10,18 +10,13 @@ so the burst is at most twice the rate; the rate over any longer stretch holds.
 from __future__ import annotations
 
 import time
-from functools import cache
 from typing import Any
 
-import redis
 from django.conf import settings
 from rest_framework import throttling
 from rest_framework.request import Request
 
-
-@cache
-def _counter_client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+from apps.core.redis_clients import quick_redis_client
 
 
 def count_in_window(key: str, window_seconds: int) -> tuple[int, float]:
@@ -29,7 +24,7 @@ def count_in_window(key: str, window_seconds: int) -> tuple[int, float]:
     now = time.time()
     window = int(now // window_seconds)
     counter = f"throttle:{key}:{window}"
-    pipe = _counter_client(settings.REDIS_CACHE_URL).pipeline(transaction=False)
+    pipe = quick_redis_client(settings.REDIS_CACHE_URL).pipeline(transaction=False)
     pipe.incr(counter)
     pipe.expire(counter, window_seconds + 1)
     count, _ = pipe.execute()

@@ -34,7 +34,7 @@ from apps.orders.services.ledger import LedgerBatch, ledger_apply_fill, ledger_f
 from apps.orders.services.market_inputs import current_book, fee_schedule, symbol_rules
 from apps.portfolio.models import Position, TradingAccount
 from apps.risk.domain.rules import LimitSet, PreTradeContext, check_pre_trade
-from apps.risk.services import risk_limits_of
+from apps.risk.services import risk_limits_get
 
 logger = logging.getLogger(__name__)
 ZERO = Decimal(0)
@@ -152,7 +152,7 @@ def _risk_verdict(
 ) -> None:
     _, increases = _exposure_after(position.quantity, intent)
     price = intent.price or intent.stop_price or reference
-    limits = risk_limits_of(owner)
+    limits = risk_limits_get(actor=owner)
     user_limits = LimitSet(
         name="Your risk limits",
         max_order_notional=limits.max_order_notional,
