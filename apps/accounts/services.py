@@ -20,6 +20,7 @@ from apps.accounts.enums import AccountsErrorCode, QuoteCurrency, Theme
 from apps.accounts.models import TIME_ZONE_CHOICES, ApiKey, User
 from apps.audit.services import audit_record, diff_fields
 from apps.core.errors import ConflictError, NotFoundError, RateLimitedError, ValidationError
+from apps.core.rows import rows_select
 
 API_KEY_SCHEME = "tpk"
 MAX_ACTIVE_API_KEYS = 20
@@ -170,11 +171,15 @@ def api_key_authenticate(*, plaintext: str) -> ApiKey | None:
     prefix, _, secret = rest.partition(".")
     if scheme != API_KEY_SCHEME or not prefix or not secret:
         return None
-    api_key = ApiKey.objects.select_related("user").filter(prefix=prefix).first()
-    if api_key is None or not hmac.compare_digest(api_key.key_hash, _hash_key(plaintext)):
+    # Every API call of a bot comes through here: rows are read by key without the ORM's compile step.
+    keys = rows_select(ApiKey, where={"prefix": prefix})
+    if not keys or not hmac.compare_digest(keys[0].key_hash, _hash_key(plaintext)):
         return None
-    if api_key.revoked_at is not None or not api_key.user.is_active:
+    api_key = keys[0]
+    users = rows_select(User, where={"id": api_key.user_id})
+    if api_key.revoked_at is not None or not users or not users[0].is_active:
         return None
+    api_key.user = users[0]
     now = timezone.now()
     if api_key.last_used_at is None or now - api_key.last_used_at >= LAST_USED_WRITE_INTERVAL:
         ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)

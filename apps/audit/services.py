@@ -9,6 +9,7 @@ from django.db import models
 from apps.audit.models import AuditEvent
 from apps.core.logging import current_request_id
 from apps.core.request_context import current_ip_address
+from apps.core.rows import rows_insert
 
 
 def audit_record(
@@ -24,7 +25,7 @@ def audit_record(
     actor_id = actor.pk if actor is not None and getattr(actor, "is_authenticated", False) else None
     owner_id = owner.pk if owner is not None else actor_id
     request_id = current_request_id.get()
-    return AuditEvent.objects.create(
+    event = AuditEvent(
         actor_id=actor_id,
         owner_id=owner_id,
         action=action,
@@ -35,6 +36,8 @@ def audit_record(
         ip_address=current_ip_address.get(),
         request_id="" if request_id == "-" else request_id,
     )
+    rows_insert([event])
+    return event
 
 
 def diff_fields(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:

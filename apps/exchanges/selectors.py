@@ -5,6 +5,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from apps.core.errors import NotFoundError
+from apps.core.rows import rows_select
 from apps.core.selectors import get_or_not_found
 from apps.exchanges.enums import ExchangeCode, MarketTypeChoice
 from apps.exchanges.errors import ExchangeErrorCode, UnknownSymbolError
@@ -52,12 +53,12 @@ def symbol_list(*, exchange: Exchange, active_only: bool = True, market_type: st
 def symbol_get(*, exchange: Exchange, symbol: str) -> Symbol:
     """By ccxt symbol (BTC/USDT) or slug (BTC-USDT), or a 404 naming the value."""
     value = symbol.strip()
-    found = (
-        Symbol.objects.select_related("exchange")
-        .filter(exchange=exchange)
-        .filter(slug__iexact=value if "/" not in value else symbol_slug(value.upper()))
-        .first()
-    )
+    slug = symbol_slug(value.upper()) if "/" in value else value
+    # Read for every order: first the stored (upper-case) slug by key, then any case.
+    rows = rows_select(Symbol, where={"exchange_id": exchange.pk, "slug": slug.upper()})
+    found = rows[0] if rows else Symbol.objects.filter(exchange=exchange, slug__iexact=slug).first()
+    if found is not None:
+        found.exchange = exchange
     if found is None:
         raise UnknownSymbolError(
             f"Unknown symbol {symbol!r} on {exchange.code}.",

@@ -4,7 +4,8 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from apps.core.selectors import get_or_not_found
+from apps.core.selectors import get_or_not_found, row_or_not_found
+from apps.exchanges.models import Exchange
 from apps.portfolio.models import Balance, Position, TradingAccount
 
 
@@ -14,9 +15,11 @@ def trading_account_list(*, actor: Any, mode: str | None = None) -> QuerySet[Tra
 
 
 def trading_account_get(*, actor: Any, account_id: Any) -> TradingAccount:
-    accounts = TradingAccount.objects.select_related("exchange", "api_connection")
+    """The actor's account with its exchange (read for every order, hence by key without the ORM)."""
     message = "No such trading account."
-    return get_or_not_found(accounts, message, extra={"fields": {"account": [message]}}, pk=account_id, owner=actor)
+    account = row_or_not_found(TradingAccount, message, extra={"fields": {"account": [message]}}, where={"id": account_id, "owner_id": actor.pk})
+    account.exchange = row_or_not_found(Exchange, message, where={"id": account.exchange_id})
+    return account
 
 
 def balance_list(*, actor: Any, account: TradingAccount | None = None) -> QuerySet[Balance]:

@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 
 from apps.audit.services import audit_record, diff_fields
 from apps.core.errors import ValidationError
+from apps.core.rows import rows_select
 from apps.exchanges.models import ApiConnection, Exchange
 from apps.portfolio.enums import AccountMode, TradingState
 from apps.portfolio.errors import PortfolioErrorCode
@@ -103,5 +104,9 @@ def account_set_trading_state(*, actor: Any, account: TradingAccount, state: str
 
 def balance_select_for_update(*, account: TradingAccount, asset: str) -> Balance:
     """The balance row, locked for this transaction (created empty if the asset is new)."""
+    found = rows_select(Balance, where={"account_id": account.pk, "asset": asset}, lock=True)
+    if found:
+        found[0].account = account
+        return found[0]
     balance, _ = Balance.objects.select_for_update().get_or_create(account=account, asset=asset)
     return balance

@@ -7,12 +7,16 @@ from django.db import transaction
 
 from apps.audit.services import audit_record, diff_fields
 from apps.core.errors import ValidationError
+from apps.core.rows import rows_select
 from apps.risk.models import RiskLimits
 
 LIMIT_FIELDS = ("max_order_notional", "max_position_notional", "max_leverage", "max_open_positions", "max_daily_loss")
 
 
 def risk_limits_get(*, actor: Any) -> RiskLimits:
+    found = rows_select(RiskLimits, where={"owner_id": actor.pk})  # read for every order: no ORM compile
+    if found:
+        return found[0]
     limits, _ = RiskLimits.objects.get_or_create(owner=actor)
     return limits
 

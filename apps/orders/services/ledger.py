@@ -12,9 +12,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import F
 from django.utils import timezone
 
+from apps.core.rows import row_save, row_update, rows_add, rows_insert
 from apps.orders.domain.model import Fill as FillValue
 from apps.orders.domain.model import OrderStatus
 from apps.orders.domain.state_machine import transition
@@ -71,13 +71,12 @@ class LedgerBatch:
 
     def save(self) -> None:
         for position in self._positions.values():
-            position.save()
-        if self._fills:
-            Fill.objects.bulk_create(self._fills)
+            row_save(position)
+        rows_insert(self._fills)
         for balance in self._balances.values():
-            balance.save(update_fields=["free", "locked", "updated_at"])
+            row_update(balance, ["free", "locked"])
         for asset, amount in self._credits.items():
-            if not Balance.objects.filter(account_id=self.account.pk, asset=asset).update(free=F("free") + amount):
+            if not rows_add(Balance, "free", amount, where={"account_id": self.account.pk, "asset": asset}):
                 Balance.objects.create(account_id=self.account.pk, asset=asset, free=amount)
         self._positions, self._fills, self._credits = {}, [], {}
 

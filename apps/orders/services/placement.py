@@ -21,6 +21,7 @@ from django.utils import timezone
 from apps.audit.services import audit_record
 from apps.core.domain.ids import uuid7
 from apps.core.errors import NotFoundError, ValidationError
+from apps.core.rows import row_save, rows_select
 from apps.core.selectors import get_or_not_found
 from apps.exchanges.models import Symbol
 from apps.orders.domain.fill_model import FillModel
@@ -258,11 +259,11 @@ def _place(
     extra_limits: list[LimitSet],
 ) -> Order:
     # The account row serialises one account's orders; its trading state is read under that lock.
-    state = TradingAccount.objects.select_for_update().filter(pk=account.pk).values_list("trading_state", "trading_state_reason").get()
-    account.trading_state, account.trading_state_reason = state
-    position = Position.objects.select_for_update().filter(account=account, symbol=symbol).first() or Position(
-        account=account, symbol=symbol, leverage=intent.leverage, margin_mode=intent.margin_mode.value
-    )
+    (locked,) = rows_select(TradingAccount, where={"id": account.pk}, lock=True)
+    account.trading_state, account.trading_state_reason = locked.trading_state, locked.trading_state_reason
+    held = rows_select(Position, where={"account_id": account.pk, "symbol_id": symbol.pk}, lock=True)
+    position = held[0] if held else Position(account=account, symbol=symbol, leverage=intent.leverage, margin_mode=intent.margin_mode.value)
+    position.account, position.symbol = account, symbol
     _risk_verdict(owner=actor, account=account, symbol=symbol, intent=intent, position=position, reference=reference, extra_limits=extra_limits)
 
     adding, _ = _exposure_after(position.quantity, intent)
@@ -351,7 +352,7 @@ def apply_engine_events(*, order: Order, events: list[Any], position: Position |
             _attach_exits(order, position, batch)
     if own_batch:
         batch.save()
-    order.save()
+    row_save(order)
 
 
 def _attach_exits(order: Order, position: Position, batch: LedgerBatch) -> None:
