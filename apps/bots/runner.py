@@ -91,9 +91,10 @@ from apps.strategies.domain.base import (
     StrategyContext,
     StrategyError,
     StrategyParams,
+    Tick,
 )
 from apps.strategies.domain.data import OHLCV
-from apps.strategies.domain.registry import get_strategy
+from apps.strategies.domain.registry import get_strategy, list_strategy_names
 
 logger = logging.getLogger(__name__)
 
@@ -269,6 +270,7 @@ class RunnerState:
     day_equity: Decimal | None = None
     equity: Decimal | None = None  # at the last processed close
     mark: Decimal | None = None
+    last_tick: str | None = None  # time (ISO) of the last trade shown to `on_tick`
 
     @classmethod
     def from_state(cls, state: dict[str, Any] | None, *, symbol: str, perpetual: bool) -> RunnerState:
@@ -295,6 +297,7 @@ class RunnerState:
             day_equity=None if data.get("day_equity") is None else _dec(data["day_equity"]),
             equity=None if data.get("equity") is None else _dec(data["equity"]),
             mark=None if data.get("mark") is None else _dec(data["mark"]),
+            last_tick=data.get("last_tick"),
         )
 
     def as_json(self) -> dict[str, Any]:
@@ -316,6 +319,7 @@ class RunnerState:
             "day_equity": None if self.day_equity is None else dec_text(self.day_equity),
             "equity": None if self.equity is None else dec_text(self.equity),
             "mark": None if self.mark is None else dec_text(self.mark),
+            "last_tick": self.last_tick,
         }
 
     # -- the account a strategy sees (as the backtest's `_Account`) --
@@ -366,15 +370,25 @@ def client_order_id(bot_id: Any, bar: datetime, n: int) -> str:
     return f"b{bot_id.hex[-12:]}-{minutes}-{n}"
 
 
+def tick_order_id(bot_id: Any, at: datetime, n: int) -> str:
+    """Deterministic per bot and trade: `t` + 12 hex of the bot id + the trade's epoch milliseconds + a counter.
+
+    A different letter and unit from bar orders, so an order decided on a trade never takes the
+    id of one decided at a bar close (a replayed trade finds its first order instead)."""
+    millis = int(at.astimezone(UTC).timestamp() * 1000)
+    return f"t{bot_id.hex[-12:]}-{millis}-{n}"
+
+
 # -- the broker a strategy context talks to --------------------------------------------------------
 
 
 class BotBroker:
     """`strategies.domain.base.Broker` over the bot's own book; orders are queued, submitted after the hook."""
 
-    def __init__(self, bot_id: Any, bar: datetime, book: RunnerState) -> None:
+    def __init__(self, bot_id: Any, bar: datetime, book: RunnerState, tick_time: datetime | None = None) -> None:
         self.bot_id = bot_id
         self.bar = bar
+        self.tick_time = tick_time  # deciding on a trade between bars: orders get trade ids
         self.book = book
         self.n = 0
         self.outbox: list[tuple[str, Any]] = []  # ("place", (intent, oco)) / ("cancel", order_id)
@@ -383,6 +397,8 @@ class BotBroker:
 
     def next_order_id(self) -> str:
         self.n += 1
+        if self.tick_time is not None:
+            return tick_order_id(self.bot_id, self.tick_time, self.n)
         return client_order_id(self.bot_id, self.bar, self.n)
 
     def place(self, intent: OrderIntent, oco_group: str | None) -> None:
@@ -467,7 +483,9 @@ class Window:
 class BarRun:
     """Steps 1-6 of the module docstring for one bot and one bar, inside the caller's transaction."""
 
-    def __init__(self, bot: Bot, strategy_cls: type[Strategy], params: StrategyParams, data: OHLCV, prepared: Prepared, t: int) -> None:
+    def __init__(
+        self, bot: Bot, strategy_cls: type[Strategy], params: StrategyParams, data: OHLCV, prepared: Prepared, t: int, tick_time: datetime | None = None
+    ) -> None:
         self.bot = bot
         self.rules: SymbolRules = symbol_rules(bot.symbol)
         self.data = data
@@ -478,7 +496,7 @@ class BarRun:
         strategy = strategy_cls(params)
         self.safe = SafeStrategy(strategy)
         self.safe.set_state((bot.state or {}).get("strategy") or {})
-        self.broker = BotBroker(bot.pk, self.bar_time, self.state)
+        self.broker = BotBroker(bot.pk, self.bar_time, self.state, tick_time)
         self.lines: list[LogLine] = []
         self.log: list[LogItem] = []
         self.ctx = StrategyContext(data, prepared, self.broker, self.rules, self.lines.append)
@@ -707,21 +725,27 @@ class BarRun:
         self.log.append(LogItem(level, message[:LOG_MESSAGE_MAX]))
 
     def _save(self) -> None:
+        self._persist(mark=_price(self.data.close[self.t]), at=self.bar_time, closes_bar=True)
+
+    def _persist(self, *, mark: Decimal, at: datetime, closes_bar: bool) -> None:
+        """Save the strategy's state, the book, the log and the risk verdict at `mark`; a closed bar
+        also moves the bar cursor and takes a performance snapshot."""
         bot = self.bot
         book = self.state
-        mark = _price(self.data.close[self.t])
         equity = book.equity_at(mark)
-        day = self.bar_time.date().isoformat()
+        day = at.date().isoformat()
         if book.day != day:  # the first bar of a UTC day: the day starts from the last close's equity
             book.day = day
             book.day_equity = book.equity if book.equity is not None else equity
         peak = equity if bot.peak_equity is None else max(bot.peak_equity, equity)
-        book.equity, book.mark = equity, mark
+        if closes_bar:  # the book keeps the equity at the last close
+            book.equity, book.mark = equity, mark
 
         strategy_lines = [LogItem("info", line.message[:LOG_MESSAGE_MAX]) for line in self.lines]
         entries = strategy_lines + self.log
         bot.state = {"strategy": self.safe.get_state(), "runner": book.as_json()}
-        bot.last_processed_open_time = self.bar_time
+        if closes_bar:
+            bot.last_processed_open_time = self.bar_time
         if strategy_lines:
             bot.last_signal = strategy_lines[-1].message[:255]
         bot.peak_equity = peak
@@ -735,11 +759,12 @@ class BarRun:
             entries.append(LogItem("warning", f"paused: {reason}"))
             audit_record(actor=None, owner=bot.owner, action="bot.paused_by_risk", summary=f"{bot.name}: {reason}", target=bot)
         bot.save(update_fields=fields)
-        created = bot_log_write(bot, self.bar_time, entries)
-        BotPerformanceSnapshot.objects.bulk_create(
-            [BotPerformanceSnapshot(bot=bot, taken_at=self.bar_time, equity=equity, position=book.position.quantity, realized_pnl=book.position.net_realized)],
-            ignore_conflicts=True,
-        )
+        created = bot_log_write(bot, at, entries)
+        if closes_bar:
+            BotPerformanceSnapshot.objects.bulk_create(
+                [BotPerformanceSnapshot(bot=bot, taken_at=at, equity=equity, position=book.position.quantity, realized_pnl=book.position.net_realized)],
+                ignore_conflicts=True,
+            )
         push_bot_on_commit(bot, [entry.pk for entry in created])
 
     def _risk_breach(self, equity: Decimal, peak: Decimal, day_equity: Decimal | None) -> str:
@@ -754,6 +779,98 @@ class BarRun:
             if loss >= bot.max_daily_loss:
                 return f"lost {loss:.2f} {quote} today (UTC), the daily limit is {bot.max_daily_loss.normalize():f} {quote}"
         return ""
+
+
+class TickRun(BarRun):
+    """A trade between two closes, for a strategy with `on_tick` (paper and live bots only).
+
+    The context shows the stored candles up to the last processed bar, as after that close.
+    Order changes since then are reported first (step 2), then `on_tick`, then what the hooks
+    asked for is submitted (steps 3 and 5, orders named by the trade: `tick_order_id`). The state,
+    the book, the log and the risk verdict at the trade's price are saved; the bar cursor and
+    the performance snapshots stay with the bars.
+    """
+
+    def __init__(self, bot: Bot, strategy_cls: type[Strategy], params: StrategyParams, data: OHLCV, prepared: Prepared, t: int, tick: Tick) -> None:
+        super().__init__(bot, strategy_cls, params, data, prepared, t, tick_time=tick.time)
+        self.tick = tick
+
+    def execute(self) -> None:
+        if self.state.orders:
+            self._report(self._rows(list(self.state.orders)))
+        self._flush()
+        self.safe.on_tick(self.ctx, self.tick)
+        self._flush()
+        self.state.last_tick = self.tick.time.isoformat()
+        self._persist(mark=self.tick.price, at=self.tick.time, closes_bar=False)
+
+
+def strategy_wants_ticks(strategy_cls: type[Strategy]) -> bool:
+    return strategy_cls.on_tick is not Strategy.on_tick
+
+
+def ticking_bot_ids(*, symbol_id: Any) -> list[Any]:
+    """Running bots on the symbol whose strategy has an `on_tick` hook, oldest first."""
+    rows = Bot.objects.filter(symbol_id=symbol_id, status=BotStatus.RUNNING).order_by("created_at").values_list("pk", "strategy")
+    known = set(list_strategy_names())  # an unknown strategy fails at the bot's next bar, with the reason
+    return [bot_id for bot_id, name in rows if name in known and strategy_wants_ticks(get_strategy(name))]
+
+
+def ticking_symbol_ids() -> set[Any]:
+    """Symbols with at least one running bot whose strategy has an `on_tick` hook."""
+    known = set(list_strategy_names())
+    rows = Bot.objects.filter(status=BotStatus.RUNNING).values_list("symbol_id", "strategy").distinct()
+    return {symbol_id for symbol_id, name in rows if name in known and strategy_wants_ticks(get_strategy(name))}
+
+
+def bot_process_tick(*, bot_id: Any, tick: Tick) -> int | None:
+    """One trade for one running bot whose strategy wants ticks: the orders placed, or None when skipped.
+
+    Skipped (ticks may be dropped, unlike bars): a bot not running, not yet started on a bar,
+    busy with a bar in another worker, or a trade from before its last processed close or not
+    newer than the last trade it saw (a replayed trade).
+    """
+    bot = Bot.objects.select_related(*_RELATED).filter(pk=bot_id).first()
+    if bot is None or bot.status != BotStatus.RUNNING or bot.last_processed_open_time is None:
+        return None
+    last_bar = bot.last_processed_open_time
+    if tick.time < last_bar + timedelta(seconds=timeframe_seconds(bot.timeframe)):
+        return None  # the trade belongs to a bar the bot has already decided on
+    try:
+        strategy_cls = get_strategy(bot.strategy)
+        if not strategy_wants_ticks(strategy_cls):
+            return None
+        params = strategy_cls.Params.from_dict(bot.params)
+        window = Window(
+            bot.symbol_id,
+            bot.timeframe,
+            load_bars(symbol_id=bot.symbol_id, timeframe=bot.timeframe, start=_window_start(last_bar, bot.timeframe, history_bars(params)), end=last_bar),
+        )
+        if not len(window.data) or window.data.datetime_at(len(window.data) - 1) != last_bar:
+            return None
+        t = len(window.data) - 1
+        prepared = SafeStrategy(strategy_cls(params)).prepare(window.data)
+        with transaction.atomic():
+            row = Bot.objects.select_for_update(skip_locked=True).filter(pk=bot.pk).values_list(*_MUTABLE).first()
+            if row is None:
+                return None
+            for name, value in zip(_MUTABLE, row, strict=True):
+                setattr(bot, name, value)
+            state = RunnerState.from_state(bot.state, symbol=bot.symbol.symbol, perpetual=bot.symbol.is_perpetual)
+            if bot.status != BotStatus.RUNNING or bot.last_processed_open_time != last_bar or not state.started:
+                return None
+            if state.last_tick is not None and tick.time <= datetime.fromisoformat(state.last_tick):
+                return None
+            run = TickRun(bot, strategy_cls, params, window.data, prepared, t, tick)
+            run.execute()
+            return run.orders_placed
+    except _TRANSIENT as exc:
+        logger.warning("bot %s, trade at %s: database trouble, trade dropped: %s", bot.pk, tick.time, exc)
+        return None
+    except Exception as exc:  # the same as at a bar: this bot stops with the reason, never the worker
+        logger.warning("bot %s stopped at a trade at %s: %s", bot.pk, tick.time, exc, exc_info=not isinstance(exc, StrategyError | BotHalted))
+        bot_fail(bot_id=bot.pk, reason=_reason(exc))
+        return None
 
 
 def _price(value: float) -> Decimal:
@@ -1062,6 +1179,7 @@ __all__ = [
     "TrackedOrder",
     "bot_fail",
     "bot_process_bar",
+    "bot_process_tick",
     "client_order_id",
     "completed_buckets",
     "due_bar_groups",
@@ -1073,5 +1191,9 @@ __all__ = [
     "push_bot_on_commit",
     "required_bars",
     "stored_bar_count",
+    "strategy_wants_ticks",
     "strategy_warmup_bars",
+    "tick_order_id",
+    "ticking_bot_ids",
+    "ticking_symbol_ids",
 ]

@@ -7,6 +7,9 @@
   process shares one closed candle.
 - `run_due_bots_task` (beat, every 60 s): the fallback; every running bot with an unprocessed
   stored bar gets a `process_closed_candles_task`.
+- `process_tick_task(symbol_id, price, quantity, time)`: a trade between closes for the running
+  bots on the symbol whose strategy has `on_tick`; `stream_market` sends a symbol's latest trade
+  at most once a second (`TickDispatcher`). Trades may be dropped, bars never are.
 
 Running the same task twice is harmless: a bar is processed once (see `apps.bots.runner`).
 """
@@ -14,16 +17,24 @@ Running the same task twice is harmless: a bar is processed once (see `apps.bots
 from __future__ import annotations
 
 import logging
+import math
+import time
+from collections.abc import Callable
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from celery import shared_task
 
 from apps.bots import runner
+from apps.exchanges.domain.types import Trade
+from apps.strategies.domain.base import Tick
 
 logger = logging.getLogger(__name__)
 QUEUE = "bots"
 CHUNK = 50  # bots per task when a candle closes for many: small enough that the worker processes end together
+TICK_SECONDS = 1.0  # a symbol's latest trade goes to its tick-driven bots at most this often
+TICK_BOTS_REFRESH_SECONDS = 15.0  # how often the stream looks again for symbols with tick-driven bots
 
 
 def _when(value: str | datetime) -> datetime:
@@ -82,3 +93,49 @@ def enqueue_for_closed_candles(*, symbol_id: Any, first: datetime, last: datetim
         except Exception:  # the broker is down: the beat fallback will catch up
             logger.exception("could not enqueue bots for %s %s", symbol_id, timeframe)
     return len(done)
+
+
+@shared_task(name="bots.process_tick", queue=QUEUE, acks_late=True, soft_time_limit=50, time_limit=55)
+def process_tick_task(symbol_id: str, price: str, quantity: str, at: str) -> dict[str, int]:
+    """One trade for every running bot on the symbol whose strategy has `on_tick`."""
+    tick = Tick(Decimal(price), Decimal(quantity), _when(at))
+    report = {"bots": 0, "orders": 0, "skipped": 0}
+    for bot_id in runner.ticking_bot_ids(symbol_id=symbol_id):
+        placed = runner.bot_process_tick(bot_id=bot_id, tick=tick)
+        report["bots"] += 1
+        if placed is None:
+            report["skipped"] += 1
+        else:
+            report["orders"] += placed
+    return report
+
+
+class TickDispatcher:
+    """`stream_market`'s side of tick-driven bots: a symbol's latest trade is handed to them at
+    most once every `interval` seconds, and only for symbols that have such bots (looked up again
+    every `refresh` seconds)."""
+
+    def __init__(self, interval: float = TICK_SECONDS, refresh: float = TICK_BOTS_REFRESH_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval = interval
+        self.refresh = refresh
+        self.clock = clock
+        self._symbols: set[str] = set()
+        self._looked_at = -math.inf
+        self._sent: dict[str, float] = {}
+
+    def offer(self, symbol_id: Any, trade: Trade) -> bool:
+        """Enqueue `process_tick_task` for this trade if the symbol is due; True when enqueued."""
+        now = self.clock()
+        if now - self._looked_at >= self.refresh:
+            self._symbols = {str(pk) for pk in runner.ticking_symbol_ids()}
+            self._looked_at = now
+        key = str(symbol_id)
+        if key not in self._symbols or now - self._sent.get(key, -math.inf) < self.interval:
+            return False
+        self._sent[key] = now
+        try:
+            process_tick_task.delay(key, str(trade.price), str(trade.quantity), trade.timestamp.isoformat())
+        except Exception:  # the broker is down: this trade is dropped, the next one is tried
+            logger.exception("could not enqueue a trade for the bots of %s", key)
+            return False
+        return True

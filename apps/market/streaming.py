@@ -91,9 +91,11 @@ class MarketStreamer:
     states: dict[str, SymbolState] = field(default_factory=dict)
     stats: StreamStats = field(default_factory=StreamStats)
     paper_matching: bool = True
+    bot_ticks: bool = True  # hand trades to running bots whose strategy has on_tick
     _gateways: dict[str, ExchangeGateway] = field(default_factory=dict)
     _tasks: dict[str, list[asyncio.Task[None]]] = field(default_factory=dict)
     _paper: Any = None
+    _ticks: Any = None
     _next_funding: dict[Any, tuple[datetime, Any]] = field(default_factory=dict)  # symbol -> (due, rate for that interval)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -101,6 +103,10 @@ class MarketStreamer:
         refresher = asyncio.create_task(self._refresh_symbols_forever(stop))
         publisher = asyncio.create_task(self._publish_forever(layer, stop))
         background = [refresher, publisher]
+        if self.bot_ticks:
+            from apps.bots.tasks import TickDispatcher
+
+            self._ticks = TickDispatcher()
         if self.paper_matching:
             from apps.orders.services.paper import PaperMatcher
 
@@ -225,6 +231,8 @@ class MarketStreamer:
         async def handle(trades: list[Trade]) -> None:
             if self._paper is not None and trades:
                 await sync_to_async(self._feed_paper)(state.symbol, sorted(trades, key=lambda t: t.timestamp))
+            if self._ticks is not None and trades:
+                await sync_to_async(self._ticks.offer)(state.symbol.pk, max(trades, key=lambda t: t.timestamp))
             if trades and state.ticker is not None:
                 latest = max(trades, key=lambda t: t.timestamp)
                 if latest.timestamp >= state.ticker.timestamp and latest.price != state.ticker.last:

@@ -14,7 +14,9 @@ Hooks, in the order a driver calls them:
   the context only ever shows values up to the current closed bar.
 - `on_start(ctx)`: once, at the close of the first bar, before `on_bar` for it.
 - `on_bar(ctx, bar)`: at the close of every bar; `ctx` shows bars[0..t] and nothing later.
-- `on_tick(ctx, tick)`: optional, for drivers that see trades between bars (paper/live).
+- `on_tick(ctx, tick)`: optional, for drivers that see trades between bars: paper and live
+  bots hear a symbol's latest trade at most once a second, after the last processed close
+  (`ctx` shows the bars up to it). Backtests replay bars only and never call it.
 - `on_order_update(ctx, update)`, `on_position_update(ctx, position)`: after the driver
   processed an order event (a fill, a cancel, a rejection) and the position it changed.
 - `on_stop(ctx)`: once, at the end.

@@ -44,6 +44,11 @@ def create_strategy(name: str, params: StrategyParams | Mapping[str, Any] | None
     return get_strategy(name)(params)
 
 
+def list_strategy_names() -> list[str]:
+    _load_builtins()
+    return sorted(_REGISTRY)
+
+
 def list_strategies() -> list[dict[str, Any]]:
     """Every registered strategy: name, description and the JSON schema of its parameters, by name."""
     _load_builtins()
