@@ -271,6 +271,38 @@ def test_the_bots_own_position_limit_refuses_orders_beyond_it(trader, account, s
     assert bot.status == BotStatus.RUNNING
 
 
+def test_a_daily_loss_beyond_the_bots_limit_pauses_it_with_the_reason(trader, account, sol, market) -> None:
+    bot = bot_create(actor=trader, name="daily", account=account, symbol=sol, timeframe="1m", strategy="dca", params={**DCA_EVERY_BAR, "order_quote": 3000.0})
+    Bot.objects.filter(pk=bot.pk).update(max_daily_loss=Decimal(5))
+    bot_start(actor=trader, bot_id=bot.pk)
+    for i in range(60, 63):
+        set_book(sol, Decimal(repr(float(market.close[59]))) * 2)  # it buys at twice the price: an instant loss
+        store_bars(sol, market, [i])
+        bot_process_bar(bot_id=bot.pk, open_time=market.datetime_at(i))
+
+    bot.refresh_from_db()
+    assert bot.status == BotStatus.PAUSED
+    assert "today (UTC)" in bot.error and "the daily limit is 5 USDT" in bot.error
+    assert AuditEvent.objects.filter(action="bot.paused_by_risk", target_id=str(bot.pk)).exists()
+
+
+def test_the_traders_own_limits_refuse_a_bots_order_with_the_reason(trader, account, sol, market) -> None:
+    from apps.risk.services import risk_limits_update
+
+    risk_limits_update(actor=trader, max_order_notional=Decimal(20))
+    bot = _started_bot(trader, account, sol)
+    store_bars(sol, market, [60])
+
+    bot_process_bar(bot_id=bot.pk, open_time=market.datetime_at(60))
+
+    assert not Order.objects.filter(bot=bot).exists()
+    refusal = BotLogEntry.objects.get(bot=bot, level="warning")
+    assert "refused" in refusal.message and "Your risk limits" in refusal.message
+    assert AuditEvent.objects.filter(action="order.rejected_by_risk", owner_id=trader.pk).exists()
+    bot.refresh_from_db()
+    assert bot.status == BotStatus.RUNNING
+
+
 class Peeking(Strategy):
     """Records what it is shown: the newest candle its indicators are prepared with, and its context's newest bar."""
 

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import timedelta
+from dataclasses import replace
+from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
 
 from apps.backtesting.tests.factories import START, seed_candles, wave_candles, write_csv
+from apps.exchanges.domain.types import Candle
 from apps.exchanges.tests.factories import SymbolFactory
 
 SMA = '{"fast": 10, "slow": 30, "mode": "long_only"}'
@@ -187,3 +191,46 @@ def test_bad_money_options_are_named(prices: Path, args: list[str], words: str) 
 
 def test_an_unknown_timeframe_is_refused(prices: Path) -> None:
     assert "invalid choice: '2m'" in _refused("--strategy", "sma_cross", "--csv", str(prices), "--timeframe", "2m")
+
+
+def _gapped(candles: list[Candle], gap: Decimal) -> list[Candle]:
+    """Every bar opens `gap` above the previous close, so filling at the close and at the next open differ."""
+    return [replace(c, open=c.open + gap, high=max(c.high, c.open + gap)) for c in candles]
+
+
+def _first_trade(*args: str, tmp_path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    out = tmp_path / "result.json"
+    _run("--strategy", "sma_cross", "--params", SMA, "--json", str(out), *args)
+    result = json.loads(out.read_text())
+    return result["trades"][0], result
+
+
+def test_fills_go_to_the_next_open_by_default_or_to_the_decision_bars_close(tmp_path: Path) -> None:
+    candles = _gapped(wave_candles(count=400), Decimal("0.50"))
+    prices = write_csv(tmp_path / "gapped.csv", candles)
+    by_open = {c.open_time: c for c in candles}
+
+    at_open, _ = _first_trade("--csv", str(prices), tmp_path=tmp_path)
+    at_close, _ = _first_trade("--csv", str(prices), "--fill", "close", tmp_path=tmp_path)
+
+    entry_bar = by_open[datetime.fromisoformat(at_open["entry_time"])]
+    decision_bar = by_open[entry_bar.open_time - timedelta(minutes=1)]
+    assert Decimal(at_open["entry_price"]) == entry_bar.open
+    assert Decimal(at_close["entry_price"]) == decision_bar.close
+    assert Decimal(at_open["entry_price"]) - Decimal(at_close["entry_price"]) == Decimal("0.50")
+
+
+def test_slippage_fee_and_capital_options_change_the_fills(prices: Path, tmp_path: Path) -> None:
+    plain, plain_result = _first_trade("--csv", str(prices), tmp_path=tmp_path)
+    slipped, _ = _first_trade("--csv", str(prices), "--slippage-bps", "100", tmp_path=tmp_path)
+    costly, costly_result = _first_trade("--csv", str(prices), "--fee", "0.002", "--capital", "5000", tmp_path=tmp_path)
+
+    tick = Decimal("0.01")
+    assert Decimal(slipped["entry_price"]) == (Decimal(plain["entry_price"]) * Decimal("1.01")).quantize(tick)  # a buy pays up
+    assert Decimal(slipped["exit_price"]) == (Decimal(plain["exit_price"]) * Decimal("0.99")).quantize(tick)  # a sell gets less
+    assert plain_result["metrics"]["initial_capital"] == 10_000 and costly_result["metrics"]["initial_capital"] == 5_000
+    assert costly_result["equity_curve"][0][1] == 5_000
+    quantity = Decimal(costly["quantity"])
+    assert quantity == pytest.approx(Decimal(plain["quantity"]) / 2, rel=Decimal("1e-6"))
+    turnover = quantity * (Decimal(costly["entry_price"]) + Decimal(costly["exit_price"]))
+    assert Decimal(costly["fees"]) == pytest.approx(turnover * Decimal("0.002"), rel=Decimal("1e-9"))
