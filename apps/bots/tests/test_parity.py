@@ -25,7 +25,10 @@ The bot starts with W stored candles and decides from bar W on. A strategy with 
 (sma_cross) is backtested over all the candles and cannot trade before bar W (W is its longest
 period, the first bar where it can see a cross); the strategies whose bar numbers or `on_start`
 matter (dca counts bars, grid lays its grid at its first bar) are backtested from bar W, the
-bot's bar 0. The bot processes bars up to N-2, so that every order it decides has a next bar to
+bot's bar 0. Strategies whose indicators are ready before their warm-up ends (momentum's
+breakouts and ATR stops, mean_reversion's RSI and bands) get candles that stay at one price
+until bar W: both drivers compute every indicator from the first candle, and neither can
+trade before the bot could. The bot processes bars up to N-2, so that every order it decides has a next bar to
 fill in, as every backtest fill has.
 
 Compared one by one, with no tolerance: every fill (time, side, quantity, price, fee,
@@ -41,6 +44,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import pytest
 from django.utils import timezone
 
@@ -55,6 +59,7 @@ from apps.bots.tests.conftest import paper_account
 from apps.bots.tests.factories import set_book, store_bars, walk
 from apps.exchanges.models import Symbol
 from apps.orders.services.market_inputs import symbol_rules
+from apps.strategies.domain.data import OHLCV
 from apps.strategies.domain.registry import create_strategy
 
 pytestmark = pytest.mark.django_db
@@ -72,7 +77,32 @@ CASES = [
         id="dca-resting-orders",
     ),
     pytest.param("grid", {"lower": 139.0, "upper": 147.0, "levels": 9, "quantity": 0.5}, 5, "100000", True, id="grid-resting-orders"),
+    pytest.param(
+        "momentum",
+        {"entry": "breakout", "lookback": 10, "atr_period": 5, "atr_multiple": 1.5, "risk_fraction": 0.05, "max_exposure": 0.5},
+        4,
+        "100000",
+        "flat",
+        id="momentum-atr-stops",
+    ),
+    pytest.param(
+        "mean_reversion",
+        {"rsi_period": 5, "oversold": 35.0, "overbought": 65.0, "bb_period": 10, "bb_std": 1.5, "exit": "mid", "fraction": 0.5},
+        6,
+        "100000",
+        "flat",
+        id="mean_reversion",
+    ),
 ]
+
+
+def _flat_until(data: OHLCV, w: int) -> OHLCV:
+    """The walk, with bars before `w` all at bar w's open: strategies whose indicators are ready
+    before their warm-up (RSI, Bollinger Bands, breakouts) see nothing to trade until the bot
+    can, while both still compute every indicator from the very first candle."""
+    level = data.open[w]
+    prices = [np.concatenate((np.full(w, level), column[w:])) for column in (data.open, data.high, data.low, data.close)]
+    return OHLCV(data.time, *prices, data.volume)
 
 
 def _fill_key(fill: Any) -> tuple[Any, ...]:
@@ -93,16 +123,19 @@ def _trades_key(trades: list[Any]) -> list[tuple[Any, ...]]:
     ]
 
 
-@pytest.mark.parametrize(("strategy", "params", "seed", "capital", "from_bar_w"), CASES)
+@pytest.mark.parametrize(("strategy", "params", "seed", "capital", "start_at"), CASES)
 def test_a_strategy_trades_the_same_in_a_backtest_and_in_a_paper_bot_fed_the_same_candles(
-    sim: dict[str, Symbol], monkeypatch: pytest.MonkeyPatch, strategy: str, params: dict[str, Any], seed: int, capital: str, from_bar_w: bool
+    sim: dict[str, Symbol], monkeypatch: pytest.MonkeyPatch, strategy: str, params: dict[str, Any], seed: int, capital: str, start_at: bool | str
 ) -> None:
     sol = sim["SOL/USDT"]
+    w = required_bars(create_strategy(strategy, params).params)  # the fewest candles it may start with
     data = walk(N, seed=seed, start=143.0, sigma=0.003)
+    if start_at == "flat":
+        data = _flat_until(data, w)
+    from_bar_w = start_at is True
     user = UserFactory()
     account = paper_account(user, usdt=capital)
     bot = bot_create(actor=user, name="parity", account=account, symbol=sol, timeframe="1m", strategy=strategy, params=params)
-    w = required_bars(create_strategy(strategy, params).params)  # the fewest candles it may start with
     store_bars(sol, data, range(w))
     set_book(sol, data.open[w])
     bot = bot_start(actor=user, bot_id=bot.pk)

@@ -575,6 +575,8 @@ class MatchingEngine:
                 return ZERO, f"stop price {stop} is not a multiple of the tick size {tick}"
         if intent.post_only and (order_type is not _LIMIT or intent.time_in_force is not _GTC):
             return ZERO, "post-only needs a GTC limit order"
+        if intent.reduce_only and not self.rules.is_perpetual:
+            return ZERO, f"reduce-only is only for perpetual markets; {self._symbol} is a spot market"
         if order_type is _LIMIT or order_type is _STOP_LIMIT:
             reference = price
         elif order_type is not _MARKET:

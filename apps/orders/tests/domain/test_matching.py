@@ -1,5 +1,5 @@
 import random
-from dataclasses import FrozenInstanceError, dataclass, field
+from dataclasses import FrozenInstanceError, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -322,6 +322,17 @@ def test_invalid_orders_are_rejected_with_a_reason(order, words):
     assert isinstance(event, OrderRejected) and words in event.reason
     assert the_engine.status("o1") is OrderStatus.REJECTED
     assert the_engine.cancel("o1", NOW) == [CancelRejected("o1", "order is already REJECTED")]
+
+
+def test_reduce_only_is_refused_on_spot_as_the_venue_refuses_it():
+    spot = replace(RULES, is_perpetual=False)
+    the_engine = MatchingEngine(spot, FillModel(FEES, SLIPPAGE, spot))
+    order = OrderIntent("c", spot.symbol, SELL, OrderType.STOP_MARKET, D("1"), stop_price=D("95.0"), reduce_only=True)
+
+    [event] = the_engine.submit("o1", order, NOW, BOOK)
+
+    assert isinstance(event, OrderRejected) and "reduce-only is only for perpetual markets" in event.reason
+    assert kinds(engine().submit("o1", order, NOW, BOOK)) == ["OrderAccepted"]  # on a perpetual it rests
 
 
 def test_quantities_are_rounded_down_to_the_lot_and_ids_are_unique():

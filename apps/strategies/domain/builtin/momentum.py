@@ -112,7 +112,8 @@ class Momentum(Strategy):
         self._cancel_stop(ctx)
         side = OrderSide.SELL if direction > 0 else OrderSide.BUY
         quantity = abs(ctx.position_quantity)
-        stop_id = ctx.stop(side, level, quantity, reduce_only=True)
+        # Reduce-only exists on perpetuals; on spot a sell can only spend what is held anyway.
+        stop_id = ctx.stop(side, level, quantity, reduce_only=ctx.rules.is_perpetual)
         self.state["stop_id"] = stop_id
         self.state["stop_price"] = float(ctx.round_price(level, up=direction < 0))
         if current is None:
