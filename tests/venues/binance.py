@@ -1,5 +1,6 @@
-"""A local Binance: spot REST (/api/v3), USDⓈ-M futures market data (/fapi/v1), and the market
-streams (/ws, /stream; futures on /public/ws and /market/ws), in Binance's own formats.
+"""A local Binance: spot REST (/api/v3), USDⓈ-M futures market data (/fapi/v1), the market
+streams (/ws, /stream; futures on /public/ws and /market/ws) and the WebSocket API's spot
+user-data stream (/ws-api/v3: `executionReport` for every order change), in Binance's own formats.
 
 Signed endpoints check X-MBX-APIKEY, the HMAC-SHA256 signature of queryString + requestBody and
 the timestamp/recvWindow, and answer Binance's error codes. Orders match against the synthetic
@@ -160,6 +161,14 @@ class BinanceState:
     orders: dict[int, SpotOrder] = field(default_factory=dict)
     order_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(4_200_000_001))
     trade_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(900_000_001))
+    # user-data stream subscribers (WebSocket API sessions): each gets every order event
+    subscribers: list[asyncio.Queue[dict[str, Any]]] = field(default_factory=list)
+
+    def publish(self, order: SpotOrder, execution: str) -> None:
+        """An `executionReport` for `order` to every user-data subscriber (NEW, TRADE, CANCELED, EXPIRED)."""
+        event = execution_report(order, execution)
+        for queue in self.subscribers:
+            queue.put_nowait(event)
 
     def order_by(self, symbol: str, order_id: str | None, client_order_id: str | None) -> SpotOrder | None:
         for order in self.orders.values():
@@ -176,6 +185,52 @@ class BinanceState:
         balance = self.balances.setdefault(asset, [Decimal(0), Decimal(0)])
         balance[0] += free_delta
         balance[1] += locked_delta
+
+
+def execution_report(order: SpotOrder, execution: str) -> dict[str, Any]:
+    """Binance's spot user-data `executionReport` for the order's current state after `execution`."""
+    last = order.fills[-1] if execution == "TRADE" and order.fills else None
+    canceled = execution == "CANCELED"
+    now = now_ms()
+    return {
+        "e": "executionReport",
+        "E": now,
+        "s": order.symbol,
+        "c": f"cancel_{order.order_id:x}" if canceled else order.client_order_id,
+        "S": order.side,
+        "o": order.type,
+        "f": order.time_in_force,
+        "q": fmt(order.quantity),
+        "p": fmt(order.price),
+        "P": fmt(order.stop_price),
+        "F": "0.00000000",
+        "g": -1,
+        "C": order.client_order_id if canceled else "",
+        "x": execution,
+        "X": order.status,
+        "r": "NONE",
+        "i": order.order_id,
+        "l": last["qty"] if last else "0.00000000",
+        "z": fmt(order.executed),
+        "L": last["price"] if last else "0.00000000",
+        "n": last["commission"] if last else "0",
+        "N": last["commissionAsset"] if last else None,
+        "T": order.update_time or now,
+        "t": last["tradeId"] if last else -1,
+        "I": next(_EVENT_IDS),
+        "w": order.is_open,
+        "m": False,
+        "M": last is not None,
+        "O": order.time,
+        "Z": fmt(order.quote_executed),
+        "Y": fmt(Decimal(last["qty"]) * Decimal(last["price"])) if last else "0.00000000",
+        "Q": "0.00000000",
+        "W": order.time,
+        "V": "EXPIRE_MAKER",
+    }
+
+
+_EVENT_IDS = itertools.count(1)
 
 
 STATE = web.AppKey("binance_state", BinanceState)
@@ -666,7 +721,21 @@ def _new_order(params: dict[str, str], state: BinanceState, market_data: MarketD
     )
     _match(state, order, instrument, best_bid, best_ask)
     state.orders[order.order_id] = order
+    # What the stream says last: resting (NEW), filled at once (TRADE) or an IOC/FOK leftover (EXPIRED).
+    state.publish(order, {"NEW": "NEW", "FILLED": "TRADE"}.get(order.status, order.status))
     return order
+
+
+def fill_resting_order(state: BinanceState, order: SpotOrder, price: Decimal) -> None:
+    """The market trades through a resting order: it fills whole at `price` and the user-data stream says so."""
+    instrument = SPOT[order.symbol]
+    if order.locked is not None:
+        asset, amount = order.locked
+        state.move(asset, amount, -amount)
+        order.locked = None
+    _fill(state, order, instrument, price)
+    order.update_time = now_ms()
+    state.publish(order, "TRADE")
 
 
 async def post_order(request: web.Request) -> web.Response:
@@ -713,6 +782,7 @@ async def delete_order(request: web.Request) -> web.Response:
         state.move(asset, amount, -amount)
         order.locked = None
     order.status, order.update_time = "CANCELED", now_ms()
+    state.publish(order, "CANCELED")
     payload = order.as_json()
     cancel_id = params.get("newClientOrderId") or f"cancel_{order.order_id:x}"
     payload = {
@@ -928,6 +998,73 @@ def _stream_handler(instruments: dict[str, Instrument], combined: bool) -> Any:
     return handler
 
 
+# WebSocket API: the user-data stream ----------------------------------------------------------
+
+
+def _ws_api_error(request_id: Any, status: int, code: int, msg: str) -> dict[str, Any]:
+    return {"id": request_id, "status": status, "error": {"code": code, "msg": msg}}
+
+
+def _check_ws_signature(state: BinanceState, params: dict[str, Any]) -> dict[str, Any] | None:
+    """Binance's WebSocket API SIGNED rules: apiKey, timestamp, and the HMAC of the other params sorted by name."""
+    if params.get("apiKey") != state.api_key:
+        return {"status": 401, "code": -2015, "msg": "Invalid API-key, IP, or permissions for action."}
+    signature = str(params.get("signature") or "")
+    payload = "&".join(f"{key}={params[key]}" for key in sorted(params) if key != "signature")
+    expected = hmac.new(state.secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
+    if not signature or not hmac.compare_digest(expected, signature.lower()):
+        return {"status": 400, "code": -1022, "msg": "Signature for this request is not valid."}
+    timestamp, recv_window = int(params.get("timestamp") or 0), int(params.get("recvWindow") or 5000)
+    if abs(now_ms() - timestamp) > recv_window:
+        return {"status": 400, "code": -1021, "msg": "Timestamp for this request is outside of the recvWindow."}
+    return None
+
+
+async def ws_api(request: web.Request) -> web.WebSocketResponse:
+    """`/ws-api/v3`: requests and replies by id; after `userDataStream.subscribe.signature`, every order
+    event of the account arrives as {"subscriptionId": n, "event": {...executionReport}}."""
+    ws = web.WebSocketResponse(autoping=True)
+    await ws.prepare(request)
+    control, state = request.app[CONTROL], request.app[STATE]
+    control.register(ws)
+    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    subscription: list[int] = []
+
+    async def forward() -> None:
+        while not ws.closed:
+            event = await queue.get()
+            await ws.send_str(json.dumps({"subscriptionId": subscription[0], "event": event}))
+
+    forwarder = asyncio.create_task(forward())
+    try:
+        async for message in ws:
+            if message.type != WSMsgType.TEXT:
+                continue
+            request_json = json.loads(message.data)
+            request_id, method = request_json.get("id"), request_json.get("method")
+            if method == "userDataStream.subscribe.signature":
+                refused = _check_ws_signature(state, dict(request_json.get("params") or {}))
+                if refused is not None:
+                    await ws.send_str(json.dumps(_ws_api_error(request_id, refused["status"], refused["code"], refused["msg"])))
+                    continue
+                if not subscription:
+                    subscription.append(0)
+                    state.subscribers.append(queue)
+                await ws.send_str(json.dumps({"id": request_id, "status": 200, "result": {"subscriptionId": subscription[0]}}))
+            elif method == "userDataStream.unsubscribe" and subscription:
+                state.subscribers.remove(queue)
+                subscription.clear()
+                await ws.send_str(json.dumps({"id": request_id, "status": 200, "result": {}}))
+            else:
+                await ws.send_str(json.dumps(_ws_api_error(request_id, 400, -1100, f"Unknown method {method!r}.")))
+    finally:
+        forwarder.cancel()
+        if queue in state.subscribers:
+            state.subscribers.remove(queue)
+        control.unregister(ws)
+    return ws
+
+
 # The application --------------------------------------------------------------------------
 
 
@@ -959,6 +1096,7 @@ def create_app(control: VenueControl, market_data: MarketData, *, ws_interval: f
             web.get("/ws", _stream_handler(SPOT, combined=False)),
             web.get("/ws/{tail}", _stream_handler(SPOT, combined=False)),
             web.get("/stream", _stream_handler(SPOT, combined=True)),
+            web.get("/ws-api/v3", ws_api),
         ]
     )
     for category in ("public", "market"):

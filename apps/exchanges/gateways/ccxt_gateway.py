@@ -26,7 +26,7 @@ from collections import Counter
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import aclosing
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
@@ -393,6 +393,18 @@ def _venue_order(raw: Raw, size: Decimal) -> VenueOrder:
         fee_currency=fee.get("currency"),
         timestamp=_utc(raw.get("timestamp") or raw.get("lastUpdateTimestamp")),
     )
+
+
+def _streamed_order(raw: Raw, size: Decimal) -> VenueOrder:
+    """An order from the user-data stream. ccxt keeps the first event's fee on later events of the
+    same order, so the fee is rebuilt from this event's own trade: its commission per unit
+    (`n` / `l`) times everything filled so far, the rate the ledger applies to each new fill."""
+    order = _venue_order(raw, size)
+    info = raw.get("info") or {}
+    commission, last_quantity = _opt_dec(info.get("n")), _opt_dec(info.get("l"))
+    if commission is None or not last_quantity or order.filled <= 0:
+        return order
+    return replace(order, fee=commission / (last_quantity * size) * order.filled, fee_currency=info.get("N") or order.fee_currency)
 
 
 def _balances(raw: Raw) -> list[Balance]:
@@ -807,6 +819,23 @@ class CcxtGateway:
         async with aclosing(self._stream("watch_order_book", lambda: self._exchange.watch_order_book(symbol, depth))) as stream:
             async for raw in stream:
                 yield _order_book(raw, symbol, depth)
+
+    async def watch_orders(self) -> AsyncIterator[list[VenueOrder]]:
+        await self._ensure_markets()
+
+        async def watch() -> Any:
+            try:
+                return await self._exchange.watch_orders()
+            except KeyError as error:
+                # A refused user-data subscription (a bad key or signature): ccxt's clean-up of it
+                # fails with a KeyError and the venue's own answer is left as its context.
+                if isinstance(error.__context__, ccxt.BaseError):
+                    raise error.__context__ from None
+                raise
+
+        async with aclosing(self._stream("watch_orders", watch)) as stream:
+            async for rows in stream:
+                yield [_streamed_order(row, _contract_size(self._exchange.market(row["symbol"]))) for row in rows]
 
     async def close(self) -> None:
         await self._exchange.close()

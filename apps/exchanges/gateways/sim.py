@@ -183,6 +183,10 @@ class SimGateway:
     async def set_margin_mode(self, symbol: str, margin_mode: str) -> None:
         raise NotSupportedError(PAPER_ONLY)
 
+    async def watch_orders(self) -> AsyncIterator[list[VenueOrder]]:
+        raise NotSupportedError(PAPER_ONLY)
+        yield []  # pragma: no cover - makes this an async generator, like the other streams
+
     # Streams: arguments are checked when the stream is opened -------------------------
 
     def watch_ticker(self, symbol: str) -> AsyncIterator[Ticker]:

@@ -470,3 +470,42 @@ def test_the_local_stream_speaks_binances_subscribe_protocol(binance_server: Run
     pushes = {reply["stream"]: reply["data"] for reply in replies if "stream" in reply}
     assert len(pushes["btcusdt@depth5@100ms"]["bids"]) == 5 and "lastUpdateId" in pushes["btcusdt@depth5@100ms"]
     assert pushes["btcusdt@kline_1m"]["e"] == "kline" and pushes["btcusdt@kline_1m"]["k"]["i"] == "1m"
+
+
+def test_the_user_data_stream_reports_each_order_change_in_its_latest_state(binance_server: RunningVenue) -> None:
+    state = binance_server[binance.STATE]
+
+    async def scenario():
+        async with connect(binance_server, "BINANCE", BINANCE_CREDENTIALS) as gateway:
+            stream = gateway.watch_orders()
+            first = asyncio.ensure_future(stream.__anext__())
+            while not state.subscribers:  # subscribed through the WebSocket API, signed
+                await asyncio.sleep(0.01)
+            await gateway.create_order(OrderRequest("BTC/USDT", Side.BUY, "limit", Decimal("0.01"), "ud-rest", price=Decimal("30000.01")))
+            resting = await first
+            binance.fill_resting_order(state, next(o for o in state.orders.values() if o.client_order_id == "ud-rest"), Decimal("30000.01"))
+            filled = await stream.__anext__()
+            await gateway.create_order(OrderRequest("BTC/USDT", Side.BUY, "limit", Decimal("0.01"), "ud-cancel", price=Decimal("30000.01")))
+            await stream.__anext__()
+            await gateway.cancel_order("BTC/USDT", client_order_id="ud-cancel")
+            canceled = await stream.__anext__()
+            await stream.aclose()
+            return resting, filled, canceled
+
+    resting, filled, canceled = run(scenario())
+
+    assert [(o.client_order_id, o.status, o.filled) for o in resting] == [("ud-rest", "open", Decimal(0))]
+    [fill] = filled
+    assert (fill.client_order_id, fill.status, fill.filled, fill.average_price) == ("ud-rest", "closed", Decimal("0.01"), Decimal("30000.01"))
+    assert (fill.fee, fill.fee_currency) == (Decimal("0.00001"), "BTC")  # 0.1 % of what was bought, in the asset received
+    assert [(o.client_order_id, o.status) for o in canceled] == [("ud-cancel", "canceled")]
+
+
+def test_the_user_data_stream_refuses_a_wrong_secret(binance_server: RunningVenue) -> None:
+    async def scenario():
+        async with connect(binance_server, "BINANCE", Credentials(api_key=binance.API_KEY, secret="not-the-secret")) as gateway:
+            async for _ in gateway.watch_orders():
+                pass
+
+    with pytest.raises(ExchangeAuthenticationError):
+        run(scenario())
