@@ -161,14 +161,16 @@ class BinanceState:
     orders: dict[int, SpotOrder] = field(default_factory=dict)
     order_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(4_200_000_001))
     trade_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(900_000_001))
-    # user-data stream subscribers (WebSocket API sessions): each gets every order event
-    subscribers: list[asyncio.Queue[dict[str, Any]]] = field(default_factory=list)
+    # user-data stream subscribers (WebSocket API sessions, on the server's loop): each gets every order event
+    subscribers: list[tuple[asyncio.AbstractEventLoop, asyncio.Queue[dict[str, Any]]]] = field(default_factory=list)
 
     def publish(self, order: SpotOrder, execution: str) -> None:
-        """An `executionReport` for `order` to every user-data subscriber (NEW, TRADE, CANCELED, EXPIRED)."""
+        """An `executionReport` for `order` to every user-data subscriber (NEW, TRADE, CANCELED, EXPIRED).
+
+        Thread-safe: tests move the market (`fill_resting_order`) from their own thread."""
         event = execution_report(order, execution)
-        for queue in self.subscribers:
-            queue.put_nowait(event)
+        for loop, queue in self.subscribers:
+            loop.call_soon_threadsafe(queue.put_nowait, event)
 
     def order_by(self, symbol: str, order_id: str | None, client_order_id: str | None) -> SpotOrder | None:
         for order in self.orders.values():
@@ -1028,6 +1030,7 @@ async def ws_api(request: web.Request) -> web.WebSocketResponse:
     control, state = request.app[CONTROL], request.app[STATE]
     control.register(ws)
     queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    subscriber = (asyncio.get_running_loop(), queue)
     subscription: list[int] = []
 
     async def forward() -> None:
@@ -1049,18 +1052,18 @@ async def ws_api(request: web.Request) -> web.WebSocketResponse:
                     continue
                 if not subscription:
                     subscription.append(0)
-                    state.subscribers.append(queue)
+                    state.subscribers.append(subscriber)
                 await ws.send_str(json.dumps({"id": request_id, "status": 200, "result": {"subscriptionId": subscription[0]}}))
             elif method == "userDataStream.unsubscribe" and subscription:
-                state.subscribers.remove(queue)
+                state.subscribers.remove(subscriber)
                 subscription.clear()
                 await ws.send_str(json.dumps({"id": request_id, "status": 200, "result": {}}))
             else:
                 await ws.send_str(json.dumps(_ws_api_error(request_id, 400, -1100, f"Unknown method {method!r}.")))
     finally:
         forwarder.cancel()
-        if queue in state.subscribers:
-            state.subscribers.remove(queue)
+        if subscriber in state.subscribers:
+            state.subscribers.remove(subscriber)
         control.unregister(ws)
     return ws
 

@@ -84,7 +84,8 @@ class ExchangeGateway(Protocol):
     def watch_order_book(self, symbol: str, depth: int = 20) -> AsyncIterator[OrderBook]: ...
 
     def watch_orders(self) -> AsyncIterator[list[VenueOrder]]:
-        """The account's user-data stream: orders whose state changed, each in its latest state."""
+        """The account's user-data stream: an empty list once it is open, then the orders whose
+        state changed, each in its latest state."""
         ...
 
     async def close(self) -> None: ...

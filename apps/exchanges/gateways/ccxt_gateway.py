@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import random
 import re
 from collections import Counter
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import aclosing
+from contextlib import aclosing, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -821,11 +822,18 @@ class CcxtGateway:
                 yield _order_book(raw, symbol, depth)
 
     async def watch_orders(self) -> AsyncIterator[list[VenueOrder]]:
+        """First an empty list once the stream is open (on Binance: once its signed subscription is
+        confirmed), then each batch of changed orders.
+
+        ccxt hands an update only to a read that is already waiting; one that arrives while the
+        caller is busy waits in ccxt's cache for the next update. So the reads run in a task of
+        their own, always re-armed at once, and the caller takes batches from a queue.
+        """
         await self._ensure_markets()
 
-        async def watch() -> Any:
+        async def refused_subscription_unwrapped(call: Callable[[], Awaitable[Any]]) -> Any:
             try:
-                return await self._exchange.watch_orders()
+                return await call()
             except KeyError as error:
                 # A refused user-data subscription (a bad key or signature): ccxt's clean-up of it
                 # fails with a KeyError and the venue's own answer is left as its context.
@@ -833,9 +841,36 @@ class CcxtGateway:
                     raise error.__context__ from None
                 raise
 
-        async with aclosing(self._stream("watch_orders", watch)) as stream:
-            async for rows in stream:
-                yield [_streamed_order(row, _contract_size(self._exchange.market(row["symbol"]))) for row in rows]
+        if self.code == "BINANCE":
+            try:
+                await refused_subscription_unwrapped(lambda: self._exchange.authenticate())
+            except ccxt.BaseError as error:
+                raise self._platform_error("watch_orders", _Failure(error, None, None)) from error
+        batches: asyncio.Queue[list[VenueOrder] | Exception] = asyncio.Queue()
+
+        async def read_forever() -> None:
+            watch = functools.partial(refused_subscription_unwrapped, lambda: self._exchange.watch_orders())
+            try:
+                async with aclosing(self._stream("watch_orders", watch)) as stream:
+                    async for rows in stream:
+                        batches.put_nowait([_streamed_order(row, _contract_size(self._exchange.market(row["symbol"]))) for row in rows])
+            except Exception as error:  # noqa: BLE001 - handed to the caller, who decides
+                batches.put_nowait(error)
+
+        reader = asyncio.create_task(read_forever())
+        try:
+            for _ in range(3):  # let the reader arm its first read before the caller hears "open"
+                await asyncio.sleep(0)
+            yield []
+            while True:
+                batch = await batches.get()
+                if isinstance(batch, Exception):
+                    raise batch
+                yield batch
+        finally:
+            reader.cancel()
+            with suppress(asyncio.CancelledError):
+                await reader
 
     async def close(self) -> None:
         await self._exchange.close()

@@ -478,11 +478,10 @@ def test_the_user_data_stream_reports_each_order_change_in_its_latest_state(bina
     async def scenario():
         async with connect(binance_server, "BINANCE", BINANCE_CREDENTIALS) as gateway:
             stream = gateway.watch_orders()
-            first = asyncio.ensure_future(stream.__anext__())
-            while not state.subscribers:  # subscribed through the WebSocket API, signed
-                await asyncio.sleep(0.01)
+            assert await stream.__anext__() == []  # open: subscribed through the WebSocket API, signed
+            assert len(state.subscribers) == 1
             await gateway.create_order(OrderRequest("BTC/USDT", Side.BUY, "limit", Decimal("0.01"), "ud-rest", price=Decimal("30000.01")))
-            resting = await first
+            resting = await stream.__anext__()
             binance.fill_resting_order(state, next(o for o in state.orders.values() if o.client_order_id == "ud-rest"), Decimal("30000.01"))
             filled = await stream.__anext__()
             await gateway.create_order(OrderRequest("BTC/USDT", Side.BUY, "limit", Decimal("0.01"), "ud-cancel", price=Decimal("30000.01")))
