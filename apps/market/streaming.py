@@ -92,6 +92,7 @@ class MarketStreamer:
     stats: StreamStats = field(default_factory=StreamStats)
     paper_matching: bool = True
     bot_ticks: bool = True  # hand trades to running bots whose strategy has on_tick
+    user_data: bool = True  # follow the user-data streams of live accounts (apps.orders.services.live_stream)
     _gateways: dict[str, ExchangeGateway] = field(default_factory=dict)
     _tasks: dict[str, list[asyncio.Task[None]]] = field(default_factory=dict)
     _paper: Any = None
@@ -107,6 +108,10 @@ class MarketStreamer:
             from apps.bots.tasks import TickDispatcher
 
             self._ticks = TickDispatcher()
+        if self.user_data:
+            from apps.orders.services.live_stream import UserDataStreams
+
+            background.append(asyncio.create_task(UserDataStreams(exchange_codes=self.exchange_codes).run(stop)))
         if self.paper_matching:
             from apps.orders.services.paper import PaperMatcher
 

@@ -117,7 +117,7 @@ RETRY = Callable[..., Any]
 # Talking to the venue --------------------------------------------------------------------
 
 
-def _credentials(account: TradingAccount) -> Credentials:
+def account_credentials(account: TradingAccount) -> Credentials:
     connection = account.api_connection
     if connection is None:
         raise ExchangeAuthenticationError(f"{account} has no API connection.")
@@ -369,7 +369,7 @@ def _audit_changes(order: Order, changes: list[Change], *, prefix: str) -> None:
         )
 
 
-def _record_venue_order(order_id: Any, venue: VenueOrder, *, audit_prefix: str = "order") -> tuple[str, list[Change]]:
+def record_venue_order(order_id: Any, venue: VenueOrder, *, audit_prefix: str = "order") -> tuple[str, list[Change]]:
     """Apply the venue's view of one order in its own transaction. Returns (our status, changes)."""
     with transaction.atomic():
         order = _order_select_for_update(order_id)
@@ -456,7 +456,7 @@ def _send(order_id: str, retry: RETRY, attempt: int) -> str:
     # Committed. A crash from here on leaves `sent_at` set: the next attempt asks the venue first.
     code, symbol, client_order_id = order.account.exchange.code, order.symbol.symbol, order.client_order_id
     try:
-        credentials = _credentials(order.account)
+        credentials = account_credentials(order.account)
     except ApplicationError as exc:
         return _reject(order_id, f"Cannot sign requests for {code}: {exc.message}")
     request = _venue_request(order)
@@ -468,7 +468,7 @@ def _send(order_id: str, retry: RETRY, attempt: int) -> str:
         if sent_before:
             found = look_up()
             if found is not None:
-                return _record_venue_order(order_id, found)[0]
+                return record_venue_order(order_id, found)[0]
             with transaction.atomic():
                 order = _order_select_for_update(order_id)
                 if skip := _send_skip_reason(order):
@@ -483,7 +483,7 @@ def _send(order_id: str, retry: RETRY, attempt: int) -> str:
         logger.warning("live order %s: %s; retrying (attempt %s)", order_id, exc.message, attempt + 1)
         raise retry(exc=exc, countdown=backoff_seconds(attempt, exc)) from exc
     else:
-        return _record_venue_order(order_id, placed)[0]
+        return record_venue_order(order_id, placed)[0]
 
     if sent_before:  # a refusal of a second send (a duplicate client id) may mean the first one landed after all
         try:
@@ -493,7 +493,7 @@ def _send(order_id: str, retry: RETRY, attempt: int) -> str:
         except VENUE_REJECTIONS:
             found = None
         if found is not None:
-            return _record_venue_order(order_id, found)[0]
+            return record_venue_order(order_id, found)[0]
     return _reject(order_id, f"{code} rejected the order: {rejection.message}")
 
 
@@ -551,7 +551,7 @@ def live_order_cancel(*, order_id: str, retry: RETRY, attempt: int = 0) -> str:
         if status is not None:
             return status
     code, symbol, client_order_id = order.account.exchange.code, order.symbol.symbol, order.client_order_id
-    credentials = _credentials(order.account)
+    credentials = account_credentials(order.account)
     try:
         venue = _on_venue(code, credentials, lambda gateway: gateway.cancel_order(symbol, client_order_id=client_order_id))
     except OrderNotFoundError:
@@ -561,13 +561,13 @@ def live_order_cancel(*, order_id: str, retry: RETRY, attempt: int = 0) -> str:
         except RETRYABLE_ERRORS as exc:
             raise retry(exc=exc, countdown=backoff_seconds(attempt, exc)) from exc
         if found is not None:
-            return _record_venue_order(order_id, found)[0]
+            return record_venue_order(order_id, found)[0]
         if _mark_lost(order_id, audit_prefix="order"):
             return OrderStatus.EXPIRED.value
         raise retry(countdown=backoff_seconds(attempt)) from None  # just sent: the venue may not show it yet
     except RETRYABLE_ERRORS as exc:
         raise retry(exc=exc, countdown=backoff_seconds(attempt, exc)) from exc
-    return _record_venue_order(order_id, venue)[0]
+    return record_venue_order(order_id, venue)[0]
 
 
 # Reconciliation --------------------------------------------------------------------------
@@ -645,7 +645,7 @@ def _snapshot(account: TradingAccount, ours: list[Order]) -> VenueSnapshot:
                 by_client_id[client_order_id] = await _fetch_or_none(gateway, symbol, client_order_id)
         return VenueSnapshot(open_orders, by_client_id, await gateway.fetch_balances())
 
-    return _on_venue(account.exchange.code, _credentials(account), collect)
+    return _on_venue(account.exchange.code, account_credentials(account), collect)
 
 
 def _reconcile_venue_order(account: TradingAccount, venue: VenueOrder, tally: Tally) -> set[Any]:
@@ -656,10 +656,10 @@ def _reconcile_venue_order(account: TradingAccount, venue: VenueOrder, tally: Ta
     order = Order.objects.filter(account=account).filter(match).first()
     try:
         if order is None:
-            if _adopt(account, venue):
+            if order_adopt(account, venue):
                 tally.counts["adopted"] += 1
             return set()
-        _, changes = _record_venue_order(order.pk, venue, audit_prefix="reconciliation")
+        _, changes = record_venue_order(order.pk, venue, audit_prefix="reconciliation")
         tally.add(changes)
     except Exception:
         logger.exception("reconciling venue order %s failed", venue.venue_order_id)
@@ -671,7 +671,7 @@ def _reconcile_our_order(order: Order, snapshot: VenueSnapshot, tally: Tally) ->
     if order.client_order_id in snapshot.by_client_id:
         venue = snapshot.by_client_id[order.client_order_id]
         if venue is not None:
-            tally.add(_record_venue_order(order.pk, venue, audit_prefix="reconciliation")[1])
+            tally.add(record_venue_order(order.pk, venue, audit_prefix="reconciliation")[1])
         elif _mark_lost(order.pk, audit_prefix="reconciliation"):
             tally.counts["lost"] += 1
         return
@@ -732,7 +732,7 @@ def _adoption_hold(account: TradingAccount, symbol: Symbol, venue: VenueOrder) -
     return symbol.quote, venue.quantity * price
 
 
-def _adopt(account: TradingAccount, venue: VenueOrder) -> bool:
+def order_adopt(account: TradingAccount, venue: VenueOrder) -> bool:
     symbol = Symbol.objects.filter(exchange_id=account.exchange_id, symbol=venue.symbol).first()
     if symbol is None:
         logger.warning("cannot adopt venue order %s: no symbol %s on %s", venue.venue_order_id, venue.symbol, account.exchange.code)
