@@ -21,8 +21,10 @@ Sending is crash-safe and never places an order twice
    through the state machine, and executions through the ledger.
 
 A per-order lock in the cache keeps two deliveries of the task from sending at the same
-moment. Reconciliation (every minute and at worker start-up) settles what the task could
-not: orders the venue has that we lack, orders it lost, fills that happened later.
+moment. Fills, cancels and expiries that happen later arrive through the venue's user-data
+stream (`live_stream`, in `stream_market`). Reconciliation (every minute, at worker start-up
+and whenever a stream opens) settles the rest: orders the venue has that we lack, orders it
+lost, changes missed while no stream was open.
 
 Executions
 ----------
