@@ -85,7 +85,7 @@ from apps.orders.domain.state_machine import InvalidOrderTransition, transition
 from apps.orders.enums import OPEN_STATUSES, OrderSource
 from apps.orders.models import Order
 from apps.orders.services.ledger import ledger_apply_fill, ledger_finish_order, position_select_for_update
-from apps.orders.services.push import push_order_changes
+from apps.orders.services.push import push_account_changes, push_order_changes
 from apps.portfolio.enums import AccountMode
 from apps.portfolio.models import Balance, TradingAccount
 from apps.portfolio.services import balance_select_for_update
@@ -813,3 +813,4 @@ def _reconcile_balances(account: TradingAccount, venue_balances: list[VenueBalan
                 },
             )
             tally.counts["balance"] += 1
+            push_account_changes(owner_id=account.owner_id, account_id=account.pk)

@@ -28,7 +28,7 @@ from apps.orders.enums import OPEN_STATUSES, OrderSource
 from apps.orders.models import Order
 from apps.orders.services.market_inputs import fee_schedule, symbol_rules
 from apps.orders.services.placement import apply_engine_events
-from apps.orders.services.push import push_order_changes
+from apps.orders.services.push import push_account_changes, push_order_changes
 from apps.portfolio.models import Balance, Position
 
 logger = logging.getLogger(__name__)
@@ -196,6 +196,21 @@ def trigger_position_exit(*, position_id: Any, price: Decimal) -> Order | None:
 
 
 @transaction.atomic
+def _collect_funding(balance: Balance, position: Position, payment: Decimal) -> Decimal:
+    """Pay from the free balance, then from the position's own margin, as a venue does; returns
+    what was actually paid (a payment received always arrives whole). Money is never created:
+    a holder who cannot pay the whole of it pays what it has."""
+    if payment <= 0:
+        balance.free -= payment
+        return payment
+    from_free = min(payment, max(balance.free, ZERO))
+    from_margin = min(payment - from_free, position.isolated_margin, max(balance.locked, ZERO))
+    balance.free -= from_free
+    balance.locked -= from_margin
+    position.isolated_margin -= from_margin
+    return from_free + from_margin
+
+
 def funding_settle(*, symbol: Symbol, rate: Decimal, mark: Decimal, at: datetime) -> int:
     """Pay or receive one funding interval on every open paper position in a perpetual (once per interval)."""
     settled = 0
@@ -205,11 +220,12 @@ def funding_settle(*, symbol: Symbol, rate: Decimal, mark: Decimal, at: datetime
             continue
         payment = position.quantity * mark * rate  # > 0: the holder pays
         balance, _ = Balance.objects.select_for_update().get_or_create(account=position.account, asset=symbol.quote)
-        balance.free = max(ZERO, balance.free - payment)
-        balance.save(update_fields=["free", "updated_at"])
+        payment = _collect_funding(balance, position, payment)
+        balance.save(update_fields=["free", "locked", "updated_at"])
         position.funding_paid += payment
         position.last_funding_at = at
-        position.save(update_fields=["funding_paid", "last_funding_at", "updated_at"])
+        position.save(update_fields=["funding_paid", "isolated_margin", "last_funding_at", "updated_at"])
+        push_account_changes(owner_id=position.account.owner_id, account_id=position.account_id, symbol_id=position.symbol_id)
         audit_record(
             actor=None,
             owner=position.account.owner,

@@ -13,6 +13,7 @@ from apps.orders.enums import OrderSource
 from apps.orders.errors import OrderErrorCode
 from apps.orders.models import Order
 from apps.orders.services.placement import OrderRequest, order_submit
+from apps.orders.services.push import push_account_changes
 from apps.portfolio.models import Position
 from apps.portfolio.selectors import position_get
 
@@ -82,4 +83,5 @@ def position_set_sl_tp(*, actor: Any, position_id: Any, stop_loss: Decimal | Non
         target=position,
         changes=changes,
     )
+    push_account_changes(owner_id=position.account.owner_id, account_id=position.account_id, symbol_id=position.symbol_id)
     return position

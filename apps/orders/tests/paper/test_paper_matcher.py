@@ -127,3 +127,42 @@ def test_funding_is_paid_by_longs_once_per_interval(trader) -> None:
     position = Position.objects.get(account=account, symbol=perp)
     assert position.funding_paid == Decimal("0.6")
     assert Balance.objects.get(account=account, asset="USDT").free == free_before - Decimal("0.6")
+
+
+def test_funding_beyond_the_free_balance_comes_out_of_the_positions_margin_and_never_creates_money(trader) -> None:
+    user, account = trader
+    perp = _symbol("BTC/USDT:USDT")
+    order_submit(actor=user, account=account, request=OrderRequest(symbol=perp, side="BUY", order_type="MARKET", quantity=Decimal("0.1"), leverage=5))
+    Balance.objects.filter(account=account, asset="USDT").update(free=Decimal("10"))
+    margin = Position.objects.get(account=account, symbol=perp).isolated_margin
+    locked = Balance.objects.get(account=account, asset="USDT").locked
+    at = datetime(2026, 11, 22, 16, tzinfo=UTC)
+
+    funding_settle(symbol=perp, rate=Decimal("0.01"), mark=Decimal("60000"), at=at)  # 60 USDT due, 10 free
+
+    position = Position.objects.get(account=account, symbol=perp)
+    usdt = Balance.objects.get(account=account, asset="USDT")
+    assert usdt.free == 0
+    assert position.isolated_margin == margin - Decimal(50) and usdt.locked == locked - Decimal(50)
+    assert position.funding_paid == Decimal(60)  # what was paid is what was recorded
+
+
+def test_a_funding_payment_and_an_exit_edit_are_pushed_to_the_owners_pages(trader, monkeypatch, django_capture_on_commit_callbacks) -> None:
+    from apps.orders.services import push
+
+    user, account = trader
+    perp = _symbol("BTC/USDT:USDT")
+    order_submit(actor=user, account=account, request=OrderRequest(symbol=perp, side="BUY", order_type="MARKET", quantity=Decimal("0.01"), leverage=5))
+    position = Position.objects.get(account=account, symbol=perp)
+    sent: list[tuple[object, str]] = []
+    monkeypatch.setattr("apps.core.broadcast.user_is_listening", lambda owner_id: True)
+    monkeypatch.setattr(push, "send_html_to_user_now", lambda owner_id, html: sent.append((owner_id, html)))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        funding_settle(symbol=perp, rate=Decimal("0.0001"), mark=Decimal("60000"), at=datetime(2026, 11, 23, tzinfo=UTC))
+    with django_capture_on_commit_callbacks(execute=True):
+        position_set_sl_tp(actor=user, position_id=position.pk, stop_loss=perp.round_price(position.entry_price * Decimal("0.9"), "down"), take_profit=None)
+
+    assert [owner for owner, _ in sent] == [user.pk, user.pk]
+    for _, html in sent:
+        assert f'id="position-{position.pk}"' in html and "balances" in html and "positions-changed balances-changed" in html
