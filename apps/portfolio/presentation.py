@@ -7,9 +7,10 @@ from decimal import Decimal
 from typing import Any
 
 from apps.core.errors import ApplicationError
+from apps.exchanges.enums import MarketTypeChoice
 from apps.exchanges.models import Symbol
 from apps.market.selectors import ticker_dicts
-from apps.portfolio.domain.margin import isolated_liquidation_price, maintenance_margin, margin_ratio
+from apps.portfolio.domain.margin import cross_liquidation_price, isolated_liquidation_price, maintenance_margin, margin_ratio
 from apps.portfolio.models import Balance, Position, TradingAccount
 
 ZERO = Decimal(0)
@@ -54,7 +55,52 @@ def marks_for(symbols: list[Symbol]) -> dict[Any, Decimal]:
     return marks
 
 
-def position_row(position: Position, mark: Decimal | None) -> PositionRow:
+@dataclass(frozen=True)
+class CrossWallet:
+    """What a cross-margin position of an account can lose: the quote wallet, and the other open
+    perpetual positions' unrealised P&L and maintenance margin at their marks."""
+
+    wallet: Decimal
+    positions: tuple[tuple[Any, Decimal, Decimal], ...]  # (symbol id, unrealised P&L, maintenance margin)
+
+    def liquidation_price(self, *, symbol_id: Any, quantity: Decimal, entry_price: Decimal) -> Decimal | None:
+        others = [(pnl, maintenance) for other, pnl, maintenance in self.positions if other != symbol_id]
+        return cross_liquidation_price(
+            quantity=quantity,
+            entry_price=entry_price,
+            maintenance_margin_rate=MAINTENANCE_MARGIN_RATE,
+            wallet_balance=self.wallet,
+            other_unrealized_pnl=sum((pnl for pnl, _ in others), ZERO),
+            other_maintenance_margin=sum((maintenance for _, maintenance in others), ZERO),
+        )
+
+
+def cross_wallet(*, account: TradingAccount, quote: str, marks: dict[Any, Decimal] | None = None) -> CrossWallet:
+    wallet = Balance.objects.filter(account=account, asset=quote).first()
+    open_perps = list(
+        Position.objects.filter(account=account, symbol__market_type=MarketTypeChoice.LINEAR_PERPETUAL)
+        .exclude(quantity=0)
+        .select_related("symbol", "symbol__exchange")
+    )
+    marks = marks if marks is not None else marks_for([p.symbol for p in open_perps])
+    positions = []
+    for p in open_perps:
+        mark = marks.get(p.symbol_id, p.entry_price)
+        positions.append((p.symbol_id, (mark - p.entry_price) * p.quantity, maintenance_margin(abs(p.quantity) * mark, MAINTENANCE_MARGIN_RATE)))
+    return CrossWallet(wallet.total if wallet is not None else ZERO, tuple(positions))
+
+
+def position_liquidation_price(position: Position, cross: CrossWallet | None = None) -> Decimal | None:
+    """Isolated: from the margin posted for it. Cross: from the whole wallet, the account's other positions as they stand."""
+    if position.margin_mode == "CROSS":
+        cross = cross or cross_wallet(account=position.account, quote=position.symbol.quote)
+        return cross.liquidation_price(symbol_id=position.symbol_id, quantity=position.quantity, entry_price=position.entry_price)
+    return isolated_liquidation_price(
+        quantity=position.quantity, entry_price=position.entry_price, leverage=position.leverage, maintenance_margin_rate=MAINTENANCE_MARGIN_RATE
+    )
+
+
+def position_row(position: Position, mark: Decimal | None, cross: CrossWallet | None = None) -> PositionRow:
     if mark is None or position.quantity == 0:
         return PositionRow(position, mark, None, None, None, None, None)
     quantity = position.quantity
@@ -65,9 +111,7 @@ def position_row(position: Position, mark: Decimal | None) -> PositionRow:
     liquidation = None
     ratio = None
     if position.symbol.is_perpetual:
-        liquidation = isolated_liquidation_price(
-            quantity=quantity, entry_price=position.entry_price, leverage=position.leverage, maintenance_margin_rate=MAINTENANCE_MARGIN_RATE
-        )
+        liquidation = position_liquidation_price(position, cross)
         ratio = margin_ratio(maintenance_margin(notional, MAINTENANCE_MARGIN_RATE), margin + unrealized) * 100
     quant = Decimal("0.01")
     return PositionRow(
@@ -93,7 +137,14 @@ def position_rows(*, owner_id: Any, account: TradingAccount | None = None, symbo
         positions = positions.exclude(quantity=0)
     positions_list = list(positions.order_by("-opened_at"))
     marks = marks_for([p.symbol for p in positions_list if p.quantity != 0])
-    return [position_row(p, marks.get(p.symbol_id)) for p in positions_list]
+    return [position_row(p, marks.get(p.symbol_id), cross_for(p, marks)) for p in positions_list]
+
+
+def cross_for(position: Position, marks: dict[Any, Decimal]) -> CrossWallet | None:
+    """The cross wallet a CROSS position's liquidation price is computed from (None for isolated ones)."""
+    if position.margin_mode != "CROSS" or position.quantity == 0 or not position.symbol.is_perpetual:
+        return None
+    return cross_wallet(account=position.account, quote=position.symbol.quote, marks=marks)
 
 
 def balances_context(*, account: TradingAccount) -> dict[str, Any]:

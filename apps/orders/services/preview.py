@@ -13,6 +13,7 @@ from apps.orders.services.market_inputs import current_book, symbol_rules
 from apps.orders.services.placement import OrderRequest, _exposure_after, _intent, _risk_verdict, _validate_attached_exits, required_hold
 from apps.portfolio.domain.margin import isolated_liquidation_price
 from apps.portfolio.models import Balance, Position, TradingAccount
+from apps.portfolio.presentation import cross_wallet
 
 MAINTENANCE_MARGIN_RATE = Decimal("0.005")
 
@@ -60,7 +61,13 @@ def order_preview(*, actor: Any, account: TradingAccount, request: OrderRequest)
     liquidation = None
     if symbol.is_perpetual and price and intent.quantity > 0:
         signed = intent.quantity * intent.side.sign
-        liquidation = isolated_liquidation_price(quantity=signed, entry_price=price, leverage=intent.leverage, maintenance_margin_rate=MAINTENANCE_MARGIN_RATE)
+        if intent.margin_mode.value == "CROSS":
+            # the whole quote wallet backs it, the account's other perpetual positions as they stand
+            liquidation = cross_wallet(account=account, quote=symbol.quote).liquidation_price(symbol_id=symbol.pk, quantity=signed, entry_price=price)
+        else:
+            liquidation = isolated_liquidation_price(
+                quantity=signed, entry_price=price, leverage=intent.leverage, maintenance_margin_rate=MAINTENANCE_MARGIN_RATE
+            )
         liquidation = symbol.round_price(liquidation) if liquidation else None
     fee = notional * (account.maker_fee_rate if intent.post_only else account.taker_fee_rate) if notional else None
     quant = Decimal("0.00000001")

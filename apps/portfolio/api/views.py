@@ -24,7 +24,7 @@ from apps.portfolio.api.serializers import (
     TradingAccountOutputSerializer,
 )
 from apps.portfolio.models import Balance, Position, TradingAccount
-from apps.portfolio.presentation import marks_for, position_row
+from apps.portfolio.presentation import cross_for, marks_for, position_row
 from apps.portfolio.selectors import balance_list, position_list, trading_account_get, trading_account_list
 from apps.portfolio.services import live_account_create, paper_account_create
 
@@ -102,7 +102,7 @@ class PositionListApi(generics.ListAPIView):
         page = self.paginate_queryset(self.get_queryset())
         positions = list(page if page is not None else self.get_queryset())
         marks = marks_for([p.symbol for p in positions if p.quantity != 0])
-        data = PositionOutputSerializer([position_row(p, marks.get(p.symbol_id)) for p in positions], many=True).data
+        data = PositionOutputSerializer([position_row(p, marks.get(p.symbol_id), cross_for(p, marks)) for p in positions], many=True).data
         return self.get_paginated_response(data) if page is not None else Response(data)
 
 

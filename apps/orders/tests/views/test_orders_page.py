@@ -11,7 +11,7 @@ from django.test import Client
 from apps.orders.models import Order
 from apps.orders.services.market_inputs import current_book
 from apps.orders.services.placement import OrderRequest, order_submit
-from apps.portfolio.domain.margin import isolated_liquidation_price
+from apps.portfolio.domain.margin import cross_liquidation_price, isolated_liquidation_price
 from apps.portfolio.models import Balance, TradingAccount
 from apps.risk.services import risk_limits_update
 
@@ -226,3 +226,19 @@ def test_the_preview_explains_a_risk_refusal(signed_in, trader, account, sim) ->
     response = signed_in.post("/orders/preview/", _form(sim["BTC/USDT:USDT"], leverage="20"), headers=HTMX)
 
     assert "Your risk limits: leverage 20x is above the limit of 3x." in response.content.decode()
+
+
+def test_a_cross_margin_preview_backs_the_position_with_the_whole_wallet(signed_in, account, sim) -> None:
+    perp = sim["BTC/USDT:USDT"]
+    Balance.objects.filter(account=account, asset="USDT").update(free=Decimal(5000))
+    price = (current_book(perp).bids[0].price * Decimal("0.98")).quantize(Decimal("0.1"))
+    quantity, leverage = Decimal("0.5"), 10
+    mmr = Decimal("0.005")
+    cross = perp.round_price(cross_liquidation_price(quantity=quantity, entry_price=price, maintenance_margin_rate=mmr, wallet_balance=Decimal(5000)))
+    isolated = perp.round_price(isolated_liquidation_price(quantity=quantity, entry_price=price, leverage=leverage, maintenance_margin_rate=mmr))
+    assert cross < isolated  # the whole wallet stands behind it, not just a tenth of the notional
+
+    form = _form(perp, order_type="LIMIT", price=str(price), quantity=str(quantity), leverage=str(leverage), margin_mode="CROSS")
+    preview = signed_in.post("/orders/preview/", form, headers=HTMX).content.decode()
+
+    assert f'<dd data-testid="preview-liquidation">{cross.normalize():f}</dd>' in preview

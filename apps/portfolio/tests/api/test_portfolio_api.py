@@ -15,7 +15,7 @@ from apps.orders.models import Order
 from apps.orders.services.market_inputs import current_book
 from apps.orders.services.placement import OrderRequest, order_submit
 from apps.orders.tests.factories import ApiConnectionFactory, JsonApi, PositionFactory, TradingAccountFactory, ticker_stored
-from apps.portfolio.domain.margin import isolated_liquidation_price
+from apps.portfolio.domain.margin import cross_liquidation_price, isolated_liquidation_price, maintenance_margin
 from apps.portfolio.models import Balance, Position, TradingAccount
 from apps.portfolio.presentation import marks_for
 
@@ -285,3 +285,31 @@ def test_another_user_can_neither_see_nor_close_my_position(client: Client, perp
     assert response.status_code == 404 and response.json()["message"] == "No such position."
     perp_long.refresh_from_db()
     assert perp_long.quantity == Decimal("0.1")
+
+
+def test_a_cross_positions_liquidation_price_counts_the_wallet_and_the_other_positions(api, trader, account, sim) -> None:  # type: ignore[no-untyped-def]
+    btc, eth = sim["BTC/USDT:USDT"], sim["ETH/USDT:USDT"]
+    for symbol, quantity in ((btc, "0.2"), (eth, "2")):
+        request = OrderRequest(symbol=symbol, side="BUY", order_type="MARKET", quantity=Decimal(quantity), leverage=5, margin_mode="CROSS")
+        order_submit(actor=trader, account=account, request=request)
+    Balance.objects.filter(account=account, asset="USDT").update(free=Decimal(500))  # a thin wallet: liquidation is in reach
+    position, other = Position.objects.get(account=account, symbol=btc), Position.objects.get(account=account, symbol=eth)
+    btc_mark, eth_mark = position.entry_price + 50, other.entry_price - 20
+    ticker_stored(btc, btc_mark)
+    ticker_stored(eth, eth_mark)
+    wallet = Balance.objects.get(account=account, asset="USDT").total
+    expected = btc.round_price(
+        cross_liquidation_price(
+            quantity=position.quantity,
+            entry_price=position.entry_price,
+            maintenance_margin_rate=Decimal("0.005"),
+            wallet_balance=wallet,
+            other_unrealized_pnl=(eth_mark - other.entry_price) * other.quantity,
+            other_maintenance_margin=maintenance_margin(abs(other.quantity) * eth_mark, Decimal("0.005")),
+        )
+    )
+
+    rows = {row["symbol"]: row for row in api.get("/api/v1/positions/").json()["results"]}
+
+    assert rows["BTC/USDT:USDT"]["margin_mode"] == "CROSS"
+    assert Decimal(rows["BTC/USDT:USDT"]["liquidation_price"]) == expected
