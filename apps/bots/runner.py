@@ -531,7 +531,7 @@ class BarRun:
         if not working:
             return False
         account = self.bot.account
-        engine = MatchingEngine(self.rules, FillModel(fee_schedule(account), account.slippage_bps, self.rules))
+        engine = MatchingEngine(self.rules, FillModel(fee_schedule(account, self.bot.symbol), account.slippage_bps, self.rules))
         for cid, row in working:
             tracked = self.state.orders[cid]
             intent = OrderIntent(

@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 
 from apps.core.models import BaseModel
+from apps.exchanges.domain.fee_tiers import venue_fee_tier
 from apps.exchanges.models import ApiConnection, Exchange, Symbol
 from apps.portfolio.enums import AccountMode, TradingState
 
@@ -21,6 +22,9 @@ class TradingAccount(BaseModel):
     api_connection = models.ForeignKey(ApiConnection, null=True, blank=True, on_delete=models.PROTECT, related_name="trading_accounts")
     trading_state = models.CharField(max_length=16, choices=TradingState.choices, default=TradingState.ACTIVE)
     trading_state_reason = models.CharField(max_length=255, blank=True)
+    fee_tier = models.CharField(
+        max_length=32, blank=True, help_text="The venue's fee tier (apps.exchanges.domain.fee_tiers); empty: the custom maker/taker rates below."
+    )
     maker_fee_rate = models.DecimalField(max_digits=10, decimal_places=8, default=Decimal("0.0002"))
     taker_fee_rate = models.DecimalField(max_digits=10, decimal_places=8, default=Decimal("0.0005"))
     slippage_bps = models.DecimalField(max_digits=8, decimal_places=3, default=Decimal("2"))
@@ -40,6 +44,12 @@ class TradingAccount(BaseModel):
     @property
     def is_paper(self) -> bool:
         return self.mode == AccountMode.PAPER
+
+    def fee_rates(self, *, perpetual: bool) -> tuple[Decimal, Decimal]:
+        """(maker, taker) this account pays in a spot or a perpetual market: its venue tier's, or its custom rates."""
+        if self.fee_tier:
+            return venue_fee_tier(self.exchange.code, self.fee_tier).rates(perpetual=perpetual)
+        return self.maker_fee_rate, self.taker_fee_rate
 
 
 class Balance(BaseModel):

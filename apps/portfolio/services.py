@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from apps.audit.services import audit_record, diff_fields
 from apps.core.errors import ValidationError
 from apps.core.rows import rows_select
+from apps.exchanges.domain.fee_tiers import UnknownFeeTier, venue_fee_tier, venue_fee_tiers
 from apps.exchanges.models import ApiConnection, Exchange
 from apps.portfolio.enums import AccountMode, TradingState
 from apps.portfolio.errors import PortfolioErrorCode
@@ -37,26 +38,41 @@ def _parse_initial_balances(initial: dict[str, Any]) -> dict[str, Decimal]:
 
 
 @transaction.atomic
-def paper_account_create(*, actor: Any, exchange: Exchange, initial_balances: dict[str, Any], name: str = "") -> TradingAccount:
+def chosen_fee_tier(exchange: Exchange, fee_tier: str | None) -> str:
+    """The tier's name as the venue writes it (none given: the venue's first tier), or a ValidationError naming fee_tier."""
+    tiers = venue_fee_tiers(exchange.code)
+    if not fee_tier or not fee_tier.strip():
+        return tiers[0].name if tiers else ""
+    try:
+        return venue_fee_tier(exchange.code, fee_tier).name
+    except UnknownFeeTier as exc:
+        raise ValidationError.for_field("fee_tier", str(exc)) from None
+
+
+def paper_account_create(*, actor: Any, exchange: Exchange, initial_balances: dict[str, Any], name: str = "", fee_tier: str | None = None) -> TradingAccount:
+    """A paper account with the balances asked for, paying the venue's fees of `fee_tier` (default: its first tier)."""
     balances = _parse_initial_balances(initial_balances)
+    tier = chosen_fee_tier(exchange, fee_tier)
     try:
         with transaction.atomic():
-            account = TradingAccount.objects.create(owner=actor, exchange=exchange, mode=AccountMode.PAPER, name=name.strip() or f"Paper {exchange.name}")
+            account = TradingAccount.objects.create(
+                owner=actor, exchange=exchange, mode=AccountMode.PAPER, name=name.strip() or f"Paper {exchange.name}", fee_tier=tier
+            )
     except IntegrityError:
         raise ValidationError.for_field("exchange", f"You already have a paper account on {exchange.name}.", code=PortfolioErrorCode.ACCOUNT_EXISTS) from None
     Balance.objects.bulk_create([Balance(account=account, asset=asset, free=amount) for asset, amount in balances.items()])
     audit_record(
         actor=actor,
         action="account.created",
-        summary=f"Paper account on {exchange.code} with {', '.join(f'{v} {k}' for k, v in balances.items())}",
+        summary=f"Paper account on {exchange.code} with {', '.join(f'{v} {k}' for k, v in balances.items())}, fee tier {tier or 'custom'}",
         target=account,
-        changes={"balances": [None, {k: str(v) for k, v in balances.items()}]},
+        changes={"balances": [None, {k: str(v) for k, v in balances.items()}], "fee_tier": [None, tier]},
     )
     return account
 
 
 @transaction.atomic
-def live_account_create(*, actor: Any, connection: ApiConnection, name: str = "") -> TradingAccount:
+def live_account_create(*, actor: Any, connection: ApiConnection, name: str = "", fee_tier: str | None = None) -> TradingAccount:
     if connection.owner_id != actor.pk:
         raise ValidationError.for_field("api_connection", "No such API connection.")
     if not connection.is_verified:
@@ -73,6 +89,7 @@ def live_account_create(*, actor: Any, connection: ApiConnection, name: str = ""
                 mode=AccountMode.LIVE,
                 api_connection=connection,
                 name=name.strip() or f"Live {connection.exchange.name}",
+                fee_tier=chosen_fee_tier(connection.exchange, fee_tier),
             )
     except IntegrityError:
         raise ValidationError.for_field(

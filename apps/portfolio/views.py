@@ -63,6 +63,7 @@ def paper_account_create_view(request: HttpRequest) -> HttpResponse:
                 actor=request_user(request),
                 exchange=exchange_get(code=form.cleaned_data["exchange"]),
                 initial_balances={"USDT": form.cleaned_data["starting_usdt"]},
+                fee_tier=form.cleaned_data["fee_tier"],
             )
         except ApplicationError as exc:
             messages.error(request, exc.message)

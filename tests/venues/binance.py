@@ -824,6 +824,7 @@ async def open_orders(request: web.Request) -> web.Response:
 
 # Streams ----------------------------------------------------------------------------------
 
+FIRST_EVENT_LOOKBACK = 50  # book updates a first depth event covers (a snapshot taken while subscribing is older)
 STREAM_NAME = re.compile(
     r"^(?P<symbol>[a-z0-9]+)@(?P<kind>kline_(?P<interval>\w+)|depth(?P<levels>5|10|20)?(?:@(?P<speed>100ms|250ms|500ms|1000ms))?"
     r"|ticker|miniTicker|trade|aggTrade)$"
@@ -948,9 +949,11 @@ class StreamSession:
         if previous is not None and previous >= update_id:
             return []
         book = self.market_data.book(stream.instrument, update_id, BOOK_LEVELS)
-        # a client may hold a REST snapshot from anywhere after our last event: cover (previous, update_id]
-        bids, asks = book_diff(self.market_data, stream.instrument, previous if previous is not None else update_id - 1, book)
-        first = previous + 1 if previous is not None else update_id
+        # a client may hold a REST snapshot from anywhere after our last event: cover (previous, update_id];
+        # before the first event, from a snapshot up to FIRST_EVENT_LOOKBACK updates old (fetched while subscribing)
+        since = previous if previous is not None else update_id - FIRST_EVENT_LOOKBACK
+        bids, asks = book_diff(self.market_data, stream.instrument, since, book)
+        first = since + 1
         stream.last_update_id = update_id
         event: dict[str, Any] = {"e": "depthUpdate", "E": now, "s": stream.symbol, "U": first, "u": update_id, "b": bids, "a": asks}
         if self.futures:

@@ -38,8 +38,10 @@ def symbol_rules(symbol: Symbol) -> SymbolRules:
     )
 
 
-def fee_schedule(account: TradingAccount) -> FeeSchedule:
-    return FeeSchedule(maker_rate=account.maker_fee_rate, taker_rate=account.taker_fee_rate)
+def fee_schedule(account: TradingAccount, symbol: Symbol) -> FeeSchedule:
+    """What the account pays in this symbol's market: its venue tier's rates (spot or perpetual), or its custom ones."""
+    maker, taker = account.fee_rates(perpetual=symbol.is_perpetual)
+    return FeeSchedule(maker_rate=maker, taker_rate=taker)
 
 
 def current_book(symbol: Symbol) -> OrderBook:

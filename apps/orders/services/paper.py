@@ -83,9 +83,9 @@ class PaperMatcher:
 
     def _book_for(self, order: Order) -> SymbolBook:
         book = self.books.get(order.symbol_id)
-        if book is None or book.engine.fill_model.fees != fee_schedule(order.account):
+        if book is None or book.engine.fill_model.fees != fee_schedule(order.account, order.symbol):
             rules = symbol_rules(order.symbol)
-            engine = MatchingEngine(rules, FillModel(fee_schedule(order.account), order.account.slippage_bps, rules))
+            engine = MatchingEngine(rules, FillModel(fee_schedule(order.account, order.symbol), order.account.slippage_bps, rules))
             book = self.books[order.symbol_id] = SymbolBook(engine=engine)
         return book
 

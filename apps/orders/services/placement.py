@@ -123,7 +123,7 @@ def required_hold(*, account: TradingAccount, symbol: Symbol, intent: OrderInten
     price = intent.price if intent.order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT) else None
     if price is None:
         price = (intent.stop_price or reference) * (1 + MARKET_HOLD_BUFFER)
-    fee_rate = account.taker_fee_rate
+    fee_rate = fee_schedule(account, symbol).taker_rate
     if symbol.is_perpetual:
         notional = increases * price
         return symbol.quote, notional / Decimal(max(intent.leverage, 1)) + notional * fee_rate
@@ -319,7 +319,7 @@ def _place(
 
 def _engine_for(order: Order) -> MatchingEngine:
     rules = symbol_rules(order.symbol)
-    return MatchingEngine(rules, FillModel(fee_schedule(order.account), order.account.slippage_bps, rules))
+    return MatchingEngine(rules, FillModel(fee_schedule(order.account, order.symbol), order.account.slippage_bps, rules))
 
 
 def _match_paper_now(*, order: Order, intent: OrderIntent, book: Any, position: Position, batch: LedgerBatch) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 from apps.core.errors import ApplicationError
 from apps.orders.domain.model import OrderType
 from apps.orders.domain.validation import validate_order
-from apps.orders.services.market_inputs import current_book, symbol_rules
+from apps.orders.services.market_inputs import current_book, fee_schedule, symbol_rules
 from apps.orders.services.placement import OrderRequest, _exposure_after, _intent, _risk_verdict, _validate_attached_exits, required_hold
 from apps.portfolio.domain.margin import isolated_liquidation_price
 from apps.portfolio.models import Balance, Position, TradingAccount
@@ -69,7 +69,8 @@ def order_preview(*, actor: Any, account: TradingAccount, request: OrderRequest)
                 quantity=signed, entry_price=price, leverage=intent.leverage, maintenance_margin_rate=MAINTENANCE_MARGIN_RATE
             )
         liquidation = symbol.round_price(liquidation) if liquidation else None
-    fee = notional * (account.maker_fee_rate if intent.post_only else account.taker_fee_rate) if notional else None
+    fees = fee_schedule(account, symbol)
+    fee = notional * (fees.maker_rate if intent.post_only else fees.taker_rate) if notional else None
     quant = Decimal("0.00000001")
     return OrderPreview(
         quantity=intent.quantity,

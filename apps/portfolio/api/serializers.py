@@ -34,11 +34,21 @@ class TradingAccountOutputSerializer(serializers.Serializer):
     api_connection = serializers.UUIDField(source="api_connection_id", read_only=True, allow_null=True)
     trading_state = serializers.CharField(read_only=True)
     trading_state_reason = serializers.CharField(read_only=True)
-    maker_fee_rate = decimal_output()
-    taker_fee_rate = decimal_output()
+    fee_tier = serializers.CharField(read_only=True, help_text="The venue's fee tier the account pays; empty: its custom rates.")
+    fees = serializers.SerializerMethodField(help_text="What the account pays: maker and taker rates in spot and in perpetual markets.")
+    maker_fee_rate = decimal_output(help_text="Custom maker rate, used when fee_tier is empty.")
+    taker_fee_rate = decimal_output(help_text="Custom taker rate, used when fee_tier is empty.")
     slippage_bps = decimal_output()
     balances = AccountBalanceSerializer(many=True, read_only=True)
     created_at = serializers.DateTimeField(read_only=True)
+
+    @extend_schema_field({"type": "object", "example": {"spot": {"maker": "0.001", "taker": "0.001"}, "perpetual": {"maker": "0.0002", "taker": "0.0005"}}})
+    def get_fees(self, account: Any) -> dict[str, dict[str, str]]:
+        fees = {}
+        for market, perpetual in (("spot", False), ("perpetual", True)):
+            maker, taker = account.fee_rates(perpetual=perpetual)
+            fees[market] = {"maker": f"{maker.normalize():f}", "taker": f"{taker.normalize():f}"}
+        return fees
 
 
 class TradingAccountCreateInputSerializer(serializers.Serializer):
@@ -50,6 +60,9 @@ class TradingAccountCreateInputSerializer(serializers.Serializer):
     )
     api_connection = serializers.UUIDField(required=False, help_text="Live: your verified API connection.")
     name = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    fee_tier = serializers.CharField(
+        max_length=32, required=False, allow_blank=True, default="", help_text="The venue's fee tier, e.g. VIP 1 on Binance; default: its first tier."
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs.get("api_connection") is not None:

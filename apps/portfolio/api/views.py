@@ -55,10 +55,14 @@ class TradingAccountListCreateApi(generics.ListAPIView):
                 connection = api_connection_get(actor=actor, connection_id=data["api_connection"])
             except NotFoundError as exc:
                 raise NotFoundError(exc.message, extra={"fields": {"api_connection": [exc.message]}}) from None
-            account = live_account_create(actor=actor, connection=connection, name=data["name"])
+            account = live_account_create(actor=actor, connection=connection, name=data["name"], fee_tier=data["fee_tier"])
         else:
             account = paper_account_create(
-                actor=actor, exchange=exchange_get(code=data["exchange"]), initial_balances=data.get("balances") or {}, name=data["name"]
+                actor=actor,
+                exchange=exchange_get(code=data["exchange"]),
+                initial_balances=data.get("balances") or {},
+                name=data["name"],
+                fee_tier=data["fee_tier"],
             )
         account = trading_account_get(actor=actor, account_id=account.pk)
         return Response(TradingAccountOutputSerializer(account).data, status=status.HTTP_201_CREATED)

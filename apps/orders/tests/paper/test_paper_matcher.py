@@ -166,3 +166,22 @@ def test_a_funding_payment_and_an_exit_edit_are_pushed_to_the_owners_pages(trade
     assert [owner for owner, _ in sent] == [user.pk, user.pk]
     for _, html in sent:
         assert f'id="position-{position.pk}"' in html and "balances" in html and "positions-changed balances-changed" in html
+
+
+def test_fills_pay_the_accounts_venue_tier_a_taker_fee_at_once_and_a_maker_rebate_when_resting(db) -> None:
+    sim_symbols_prepare()
+    user = UserFactory()
+    account = paper_account_create(actor=user, exchange=builtin_exchange("SIM"), initial_balances={"USDT": "100000"}, fee_tier="Market maker")
+    btc = _symbol("BTC/USDT")
+    taken = order_submit(actor=user, account=account, request=OrderRequest(symbol=btc, side="BUY", order_type="MARKET", quantity=Decimal("0.01")))
+    limit = btc.round_price(current_book(btc).best_bid * Decimal("0.99"), "down")
+    resting = order_submit(actor=user, account=account, request=OrderRequest(symbol=btc, side="BUY", order_type="LIMIT", quantity=Decimal("0.01"), price=limit))
+    matcher = PaperMatcher()
+    matcher.sync([btc.pk])
+
+    matcher.on_trade(btc, limit - btc.tick_size, Decimal("1"), _now())
+
+    taken.refresh_from_db()
+    resting.refresh_from_db()
+    assert taken.fees == taken.average_price * Decimal("0.01") * Decimal("0.0003")  # the tier's taker rate, not the account's custom 0.05 %
+    assert resting.status == "FILLED" and resting.fees == limit * Decimal("0.01") * Decimal("-0.00005")  # a rebate

@@ -56,6 +56,18 @@ def test_creating_a_paper_account_from_the_page_lands_on_the_order_form(client: 
     assert '<span data-testid="balance-free-USDT">2500</span>' in page
 
 
+def test_the_paper_account_form_offers_the_venues_fee_tiers_and_keeps_them_to_their_venue(client: Client, trader, sim) -> None:
+    client.force_login(trader)
+    page = client.get("/orders/").content.decode()
+    assert "SIM Market maker: spot -0.005 % / 0.03 %" in page and "BINANCE VIP 1" in page
+
+    refused = client.post("/positions/accounts/paper/", {"exchange": "SIM", "starting_usdt": "2500", "fee_tier": "BINANCE:VIP 1"}, follow=True)
+    assert "That tier is BINANCE" in refused.content.decode() and not TradingAccount.objects.filter(owner=trader).exists()
+
+    client.post("/positions/accounts/paper/", {"exchange": "SIM", "starting_usdt": "2500", "fee_tier": "SIM:Market maker"})
+    assert TradingAccount.objects.get(owner=trader).fee_tier == "Market maker"
+
+
 def test_the_page_shows_the_form_balances_and_an_empty_table(signed_in, account) -> None:
     page = signed_in.get("/orders/").content.decode()
 

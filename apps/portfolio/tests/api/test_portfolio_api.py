@@ -42,7 +42,25 @@ def test_creating_a_paper_account_on_sim_returns_it_with_its_balances(api, trade
     )
     assert body["balances"] == [{"asset": "USDT", "free": "10000", "locked": "0", "total": "10000"}]
     assert (body["taker_fee_rate"], body["maker_fee_rate"]) == ("0.0005", "0.0002")
+    assert body["fee_tier"] == "Standard"
     assert TradingAccount.objects.get(pk=body["id"]).owner == trader
+
+
+def test_a_paper_account_can_pay_another_of_its_venues_fee_tiers(api, trader, sim) -> None:
+    response = api.post(ACCOUNTS, {"exchange": "SIM", "balances": {"USDT": "10000"}, "fee_tier": "Market maker"})
+
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["fee_tier"] == "Market maker"
+    assert body["fees"] == {"spot": {"maker": "-0.00005", "taker": "0.0003"}, "perpetual": {"maker": "-0.00005", "taker": "0.0003"}}
+
+
+def test_a_fee_tier_of_another_venue_is_a_400_naming_the_field(api, trader, sim) -> None:
+    response = api.post(ACCOUNTS, {"exchange": "SIM", "balances": {"USDT": "10000"}, "fee_tier": "VIP 1"})
+
+    assert response.status_code == 400
+    assert response.json()["extra"]["fields"]["fee_tier"] == ["SIM has no fee tier 'VIP 1'; its tiers: Standard, Market maker."]
+    assert not TradingAccount.objects.filter(owner=trader).exists()
 
 
 @pytest.mark.parametrize(

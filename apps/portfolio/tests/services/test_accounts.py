@@ -37,7 +37,7 @@ def test_a_paper_account_starts_with_the_balances_asked_for(trader, sim) -> None
         "USDT": (Decimal("10000"), Decimal(0)),
         "BTC": (Decimal("0.5"), Decimal(0)),
     }
-    assert AuditEvent.objects.get(action="account.created").changes == {"balances": [None, {"USDT": "10000", "BTC": "0.5"}]}
+    assert AuditEvent.objects.get(action="account.created").changes == {"balances": [None, {"USDT": "10000", "BTC": "0.5"}], "fee_tier": [None, "Standard"]}
 
 
 def test_a_second_paper_account_on_the_same_exchange_is_refused_naming_the_exchange(trader, sim) -> None:
@@ -99,3 +99,24 @@ def test_changing_the_trading_state_is_audited_and_unknown_states_are_refused(tr
     assert AuditEvent.objects.get(action="account.trading_state_changed").changes == {"trading_state": ["active", "halted"]}
     with pytest.raises(ValidationError, match="Unknown trading state"):
         account_set_trading_state(actor=trader, account=account, state="paused")
+
+
+def test_a_paper_account_pays_its_venues_first_fee_tier_unless_another_is_chosen(trader, sim) -> None:
+    binance = builtin_exchange("BINANCE")
+
+    default = paper_account_create(actor=trader, exchange=binance, initial_balances={"USDT": "1000"})
+    chosen = paper_account_create(actor=trader, exchange=sim, initial_balances={"USDT": "1000"}, fee_tier="market MAKER")
+
+    assert default.fee_tier == "VIP 0"
+    assert default.fee_rates(perpetual=False) == (Decimal("0.001"), Decimal("0.001"))
+    assert default.fee_rates(perpetual=True) == (Decimal("0.0002"), Decimal("0.0005"))
+    assert chosen.fee_tier == "Market maker"  # as the venue writes it
+    assert chosen.fee_rates(perpetual=False) == (Decimal("-0.00005"), Decimal("0.0003"))  # a maker rebate
+
+
+def test_a_fee_tier_the_venue_does_not_have_is_refused_naming_the_field_and_its_tiers(trader, sim) -> None:
+    with pytest.raises(ValidationError) as refused:
+        paper_account_create(actor=trader, exchange=sim, initial_balances={"USDT": "1000"}, fee_tier="VIP 9")
+
+    assert refused.value.extra["fields"]["fee_tier"] == ["SIM has no fee tier 'VIP 9'; its tiers: Standard, Market maker."]
+    assert not TradingAccount.objects.exists()
