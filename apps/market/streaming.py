@@ -337,7 +337,9 @@ class MarketStreamer:
                 if pending is not None and datetime.now(UTC) >= pending[0]:
                     await sync_to_async(funding_settle)(symbol=symbol, rate=pending[1], mark=state.ticker.last, at=pending[0])
                     self._next_funding.pop(symbol.pk)
-                if funding.next_funding_time is not None and symbol.pk not in self._next_funding:
+                known = self._next_funding.get(symbol.pk)
+                if funding.next_funding_time is not None and (known is None or known[0] == funding.next_funding_time):
+                    # the latest predicted rate for that funding time: it is the one paid when the time passes
                     self._next_funding[symbol.pk] = (funding.next_funding_time, funding.rate)
             await asyncio.sleep(30)
 

@@ -17,7 +17,7 @@ from asgiref.sync import async_to_sync
 
 from apps.accounts.tests.factories import UserFactory
 from apps.audit.models import AuditEvent
-from apps.exchanges.domain.types import Ticker
+from apps.exchanges.domain.types import FundingRate, Ticker
 from apps.exchanges.gateways.sim import SimGateway
 from apps.exchanges.models import Symbol
 from apps.market import streaming
@@ -68,12 +68,12 @@ def _clocked_datetime(clock: SteppingClock) -> type[datetime]:
     return ClockedDatetime
 
 
-def _run_funding_loop(monkeypatch, symbols: list[Symbol], rounds: int) -> SteppingClock:
-    clock = SteppingClock(START)
+def _run_funding_loop(monkeypatch, symbols: list[Symbol], rounds: int, start: datetime = START) -> SteppingClock:
+    clock = SteppingClock(start)
     streamer = MarketStreamer(exchange_codes=["SIM"])
     streamer._gateways["SIM"] = SimGateway(clock=clock)  # the venue's funding times follow the same clock
     for symbol in symbols:
-        ticker = Ticker(symbol.symbol, MARK, None, None, None, None, None, None, None, START)
+        ticker = Ticker(symbol.symbol, MARK, None, None, None, None, None, None, None, start)
         streamer.states[f"SIM:{symbol.slug}"] = SymbolState(symbol=symbol, ticker=ticker)
     monkeypatch.setattr(streaming, "datetime", _clocked_datetime(clock))
 
@@ -133,3 +133,23 @@ def test_nothing_is_settled_before_the_first_funding_time_passes(monkeypatch, lo
     assert (position.funding_paid, position.last_funding_at) == (Decimal(0), None)
     assert Balance.objects.get(account=position.account, asset="USDT").free == free_before
     assert not AuditEvent.objects.filter(action="position.funding").exists()
+
+
+def test_the_rate_paid_is_the_last_one_the_venue_predicted_before_the_funding_time(monkeypatch, long_perp) -> None:
+    position, perp, _ = long_perp
+    eight = datetime(2026, 11, 22, 8, tzinfo=UTC)
+    predictions = {datetime(2026, 11, 22, 5, tzinfo=UTC): Decimal("0.0001"), datetime(2026, 11, 22, 7, tzinfo=UTC): Decimal("0.0003")}
+
+    async def predicted(self: SimGateway, symbol: str) -> FundingRate:
+        now = self._clock.now()
+        if now < eight:
+            return FundingRate(symbol, predictions[now], eight, now)
+        return FundingRate(symbol, Decimal("0.0009"), eight + timedelta(hours=8), now)
+
+    monkeypatch.setattr(SimGateway, "fetch_funding_rate", predicted)
+
+    _run_funding_loop(monkeypatch, [perp], rounds=3, start=datetime(2026, 11, 22, 5, tzinfo=UTC))  # passes at 05:00, 07:00, 09:00
+
+    position.refresh_from_db()
+    assert position.funding_paid == Decimal("0.1") * MARK * Decimal("0.0003")  # the 07:00 prediction, not the 05:00 one
+    assert position.last_funding_at == eight

@@ -166,3 +166,16 @@ def test_a_limit_close_at_an_unpriceable_value_is_refused_in_words(signed_in, tr
 
     assert "&#x27;abc&#x27; is not a price." in response.content.decode()
     assert not Order.objects.filter(account=account, reduce_only=True).exists()
+
+
+def test_the_positions_page_offers_a_limit_close_priced_at_the_mark(signed_in, trader, account, sim) -> None:
+    perp = sim["BTC/USDT:USDT"]
+    position = _open_perp(trader, account, perp, "0.1", leverage=5)
+    mark = perp.round_price(position.entry_price + 25)
+    ticker_stored(perp, mark)
+
+    page = signed_in.get("/positions/").content.decode()
+
+    assert f'action="/positions/{position.pk}/close/"' in page
+    assert 'data-testid="close-position-limit"' in page
+    assert f'name="price" inputmode="decimal" required placeholder="limit price" value="{mark.normalize():f}"' in page
