@@ -110,7 +110,7 @@ class OptimisationResult(BaseModel):
     score = models.FloatField(null=True)
 
     class Meta:
-        ordering = ["-score"]
+        ordering = [models.F("score").desc(nulls_last=True)]  # unscored candidates after the scored ones
         constraints = [models.UniqueConstraint(fields=["optimisation", "params"], name="optimisation_result_unique_params")]
 
     def __str__(self) -> str:

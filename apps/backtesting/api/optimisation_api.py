@@ -3,7 +3,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
@@ -89,6 +89,6 @@ class OptimisationDetailApi(APIView):
         optimisation = optimisation_get(actor=request_user(request), optimisation_id=optimisation_id)
         results = [
             {"params": r.params, "score": r.score, "in_sample": r.in_sample, "out_of_sample": r.out_of_sample}
-            for r in optimisation.results.order_by("-score")[:500]
+            for r in optimisation.results.order_by(F("score").desc(nulls_last=True))[:500]
         ]
         return Response({**OptimisationOutputSerializer(optimisation).data, "results": results})
