@@ -64,11 +64,17 @@ def _child(order_id: str, venue: RunningVenue) -> subprocess.Popen[bytes]:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_worker_killed_while_its_order_is_on_the_wire_neither_loses_nor_doubles_it(venue: tuple[RunningVenue, LosingVenue]) -> None:
+def test_a_worker_killed_while_its_order_is_on_the_wire_neither_loses_nor_doubles_it(
+    venue: tuple[RunningVenue, LosingVenue], monkeypatch: pytest.MonkeyPatch
+) -> None:
     running, losing = venue
+    enqueued: list[tuple[object, ...]] = []
+    # The child process below is the worker that takes the send task; no other worker may.
+    monkeypatch.setattr("apps.orders.tasks.send_live_order_task.delay", lambda *args: enqueued.append(args))
     with pointed_at(running):
         trader: LiveTrader = make_live_trader(running)
         order = trader.submit("LIMIT")
+        assert enqueued == [(str(order.pk),)]
         losing.lose = 1  # the venue takes the order, then never answers
 
         child = _child(str(order.pk), running)
