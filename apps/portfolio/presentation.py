@@ -10,7 +10,11 @@ from apps.core.errors import ApplicationError
 from apps.exchanges.enums import MarketTypeChoice
 from apps.exchanges.models import Symbol
 from apps.market.selectors import ticker_dicts
+from apps.portfolio.domain.balances import Balance as DomainBalance
+from apps.portfolio.domain.balances import Balances
+from apps.portfolio.domain.balances import account_equity as domain_account_equity
 from apps.portfolio.domain.margin import cross_liquidation_price, isolated_liquidation_price, maintenance_margin, margin_ratio
+from apps.portfolio.domain.positions import Position as DomainPosition
 from apps.portfolio.models import Balance, Position, TradingAccount
 
 ZERO = Decimal(0)
@@ -152,23 +156,24 @@ def balances_context(*, account: TradingAccount) -> dict[str, Any]:
 
 
 def account_equity(*, account: TradingAccount) -> Decimal:
-    """Quote-currency value: balances (assets other than the quote at their mark) plus open P&L."""
+    """The account's value in USDT, by the domain's `account_equity`: balances (other assets at their
+    USDT mark, USD stablecoins at par) plus the open perpetual positions' unrealised P&L. An asset or a
+    position with no price right now is left out rather than guessed."""
     from apps.exchanges.models import Symbol as SymbolModel
 
-    quote_assets = {"USDT", "USDC", "USD"}
-    balances = list(Balance.objects.filter(account=account))
-    total = sum((b.total for b in balances if b.asset in quote_assets), ZERO)
-    others = [b for b in balances if b.asset not in quote_assets and b.total > 0]
+    quote = "USDT"
+    rows = [b for b in Balance.objects.filter(account=account) if b.total > 0]
+    marks: dict[str, Decimal] = {f"{stable}/{quote}": Decimal(1) for stable in ("USDC", "USD")}
+    others = [b.asset for b in rows if b.asset != quote and f"{b.asset}/{quote}" not in marks]
     if others:
-        symbols = list(
-            SymbolModel.objects.filter(exchange=account.exchange, base__in=[b.asset for b in others], quote="USDT", market_type="spot").select_related(
-                "exchange"
-            )
-        )
-        marks = marks_for(symbols)
-        by_base = {s.base: marks.get(s.pk) for s in symbols}
-        total += sum((b.total * (by_base.get(b.asset) or ZERO) for b in others), ZERO)
+        spot = list(SymbolModel.objects.filter(exchange=account.exchange, base__in=others, quote=quote, market_type="spot").select_related("exchange"))
+        spot_marks = marks_for(spot)
+        marks |= {f"{s.base}/{quote}": spot_marks[s.pk] for s in spot if s.pk in spot_marks}
+    balances = Balances([DomainBalance(b.asset, b.free, b.locked) for b in rows if b.asset == quote or f"{b.asset}/{quote}" in marks])
+    positions = []
     for row in position_rows(owner_id=account.owner_id, account=account):
-        if row.position.symbol.is_perpetual and row.unrealized_pnl is not None:
-            total += row.unrealized_pnl
-    return total
+        position = row.position
+        if position.symbol.is_perpetual and row.mark is not None:
+            marks[position.symbol.symbol] = row.mark
+            positions.append(DomainPosition(position.symbol.symbol, quantity=position.quantity, entry_price=position.entry_price))
+    return domain_account_equity(balances, positions, marks, quote=quote)
