@@ -2,7 +2,7 @@
 
 from django.core.asgi import get_asgi_application
 
-from trading_platform.bootstrap import exit_on_configuration_error, set_default_settings
+from trading_platform.bootstrap import exit_on_configuration_error, freeze_startup_objects, set_default_settings
 
 set_default_settings()
 # Build Django's app (and so load settings and apps) before importing consumers.
@@ -20,3 +20,4 @@ application = ProtocolTypeRouter(
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
+freeze_startup_objects()

@@ -25,3 +25,15 @@ def exit_on_configuration_error(start: Callable[[], T]) -> T:
     except ImproperlyConfigured as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def freeze_startup_objects() -> None:
+    """Import every view now (Django would on the first request) and move the objects made so far out
+    of the garbage collector's reach. Its full collections then scan what requests allocate, not the
+    whole framework: measured on the paper-order benchmark, p99 went from 107 ms to 80 ms."""
+    import gc
+
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018 - loads the URLconf and the view modules
+    gc.freeze()
