@@ -1055,6 +1055,11 @@ def _cyclic_gc_paused() -> Iterator[None]:
     try:
         yield
     finally:
+        # What the run kept goes straight to the oldest generation (freeze, then unfreeze, moves
+        # every tracked object there and clears the young generation's count): otherwise the first
+        # allocation after the run would scan all of it once more as young objects.
+        gc.freeze()
+        gc.unfreeze()
         if enabled:
             gc.enable()
 
