@@ -4,14 +4,13 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('backtesting', '0002_optimisation_walk_forward'),
+        ("backtesting", "0002_optimisation_walk_forward"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='optimisationresult',
-            options={'ordering': [models.OrderBy(models.F('score'), descending=True, nulls_last=True)]},
+            name="optimisationresult",
+            options={"ordering": [models.OrderBy(models.F("score"), descending=True, nulls_last=True)]},
         ),
     ]
