@@ -11,6 +11,8 @@ from django.test import Client
 from apps.accounts.services import api_key_create
 from apps.accounts.tests.factories import UserFactory
 from apps.accounts.tests.helpers import api_key_header
+from apps.exchanges.enums import ConnectionStatus
+from apps.exchanges.tests.factories import SymbolFactory
 from apps.orders.models import Order
 from apps.orders.services.market_inputs import current_book
 from apps.orders.tests.factories import FillFactory, JsonApi, OrderFactory, TradingAccountFactory
@@ -303,3 +305,19 @@ def test_another_user_sees_none_of_my_orders_or_fills(client: Client, account) -
     assert stranger.get("/api/v1/fills/").json()["count"] == 0
     assert stranger.get(f"{ORDERS}{mine['id']}/").status_code == 404
     assert stranger.get(ORDERS, {"account": str(account.pk)}).status_code == 404
+
+
+def test_a_live_order_without_a_verified_connection_is_a_400_naming_the_account_and_sends_nothing(api, trader) -> None:
+    live = TradingAccountFactory(owner=trader, live=True, balances={"USDT": "1000"})
+    live.api_connection.status = ConnectionStatus.FAILED
+    live.api_connection.save(update_fields=["status"])
+    SymbolFactory(exchange=live.exchange, symbol="BTC/USDT")
+
+    response = api.post(ORDERS, {"account": str(live.pk), "symbol": "BTC/USDT", "side": "BUY", "order_type": "LIMIT", "quantity": "0.01", "price": "50000"})
+
+    assert response.status_code == 400
+    error = response.json()
+    assert error["code"] == "live_account_not_ready" and list(error["extra"]["fields"]) == ["account"]
+    assert "not verified" in error["message"]
+    assert not Order.objects.exists()
+    assert Balance.objects.get(account=live, asset="USDT").locked == 0
