@@ -125,6 +125,7 @@ from apps.strategies.domain.base import (
     SignalKind,
     Strategy,
     StrategyContext,
+    StrategyError,
     exposure_quantity,
     overrides,
     round_to_lot,
@@ -1064,10 +1065,57 @@ def _cyclic_gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+CAUSALITY_CUT_BARS = 500  # prepare() and signals() must give the same values on a prefix this long
+
+
+def _values_match(whole: Any, prefix: Any, cut: int) -> bool:
+    a, b = np.asarray(whole)[:cut], np.asarray(prefix)[:cut]
+    if a.shape != b.shape:
+        return False
+    if np.issubdtype(a.dtype, np.number) and np.issubdtype(b.dtype, np.number):
+        return bool(np.allclose(a, b, rtol=1e-9, atol=1e-12, equal_nan=True))
+    return bool(np.array_equal(a, b))
+
+
+def _first_look_ahead(safe: SafeStrategy, bars: OHLCV, prepared: Prepared, signals: FloatArray | None) -> str | None:
+    """What of `prepare` / `signals` used later bars, or None.
+
+    The strategy sees the whole history up front (vectorised indicators), so the engine checks
+    that its values are causal: recomputed on the first bars only, every value on those bars must
+    be the same. A value that reads a later bar (a `shift(-1)`, a centred window, a whole-series
+    normalisation) differs at the cut. The cuts: after `CAUSALITY_CUT_BARS` bars, and just after
+    each of the first two signals, where a signal that was decided from a later bar is missing.
+    """
+    n = len(bars)
+    cuts = {min(n - 1, CAUSALITY_CUT_BARS)}
+    if signals is not None:
+        cuts |= {int(d) + 1 for d in np.flatnonzero(~np.isnan(signals))[:2] if int(d) + 1 < n}
+    for cut in sorted(c for c in cuts if c >= 2):
+        head = bars.head(cut)
+        head_prepared = safe.prepare(head)
+        for name, values in prepared.items():
+            if name not in head_prepared or not _values_match(values, head_prepared[name], cut):
+                return f"prepare() value {name!r}"
+        if signals is not None:
+            head_signals = safe.signals(head, head_prepared)
+            if head_signals is None or not _values_match(signals, head_signals, cut):
+                return "signals()"
+    return None
+
+
+def _refuse_look_ahead(run: _Run, signals: FloatArray | None) -> None:
+    found = _first_look_ahead(run.safe, run.data, run.prepared, signals)
+    if found is not None:
+        raise StrategyError(
+            run.safe.name, "prepare", f"its {found} changes when later bars are added: it looks ahead (a value at bar t may use bars up to t only)"
+        )
+
+
 def _run(strategy: Strategy, bars: OHLCV, config: BacktestConfig) -> BacktestResult:
     started = _time.perf_counter()
     run = _Run(strategy, bars, config)
     signals = None if config.mode == "slow" else run.safe.signals(bars, run.prepared)
+    _refuse_look_ahead(run, signals)
     if config.mode == "fast" and signals is None:
         raise ValueError(f"strategy {run.safe.name!r} has no signals(): it cannot run on the fast path")
     if signals is None:

@@ -5,8 +5,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from apps.backtesting.domain import engine
 from apps.backtesting.domain.engine import BacktestConfig, run_backtest
 from apps.exchanges.domain.types import MarketType
+from apps.strategies.domain.base import StrategyError
 from apps.strategies.domain.builtin.sma_cross import SmaCross
 from apps.strategies.domain.registry import create_strategy
 from apps.strategies.tests.bars import random_walk, splice
@@ -60,7 +62,8 @@ class Peeking(SmaCross):
         return prepared
 
 
-def test_the_property_catches_a_strategy_that_peeks():
+def test_the_property_catches_a_strategy_that_peeks(monkeypatch):
+    monkeypatch.setattr(engine, "_first_look_ahead", lambda *args: None)  # the engine's own check would refuse it first
     data = random_walk(300, 1)
     changed = 0
     for t in range(20, 280, 20):
@@ -69,3 +72,26 @@ def test_the_property_catches_a_strategy_that_peeks():
         b = run_backtest(Peeking({"fast": 2, "slow": 8}), future, BacktestConfig())
         changed += observed_until(a, t) != observed_until(b, t)
     assert changed > 0
+
+
+@pytest.mark.parametrize("mode", ["fast", "slow"])
+def test_the_engine_refuses_a_strategy_whose_indicators_look_ahead(mode):
+    with pytest.raises(StrategyError) as refused:
+        run_backtest(Peeking({"fast": 2, "slow": 8}), random_walk(300, 1), BacktestConfig(mode=mode))
+
+    assert "prepare() value 'fast' changes when later bars are added: it looks ahead" in refused.value.message
+
+
+class PeekingSignals(SmaCross):
+    """Indicators fine, but its signal at bar t is the crossing decided at t + 1."""
+
+    name = "peeking_signals"
+
+    def signals(self, data, prepared):
+        signals = super().signals(data, prepared)
+        return None if signals is None else np.append(signals[1:], np.nan)
+
+
+def test_the_engine_refuses_signals_that_look_ahead():
+    with pytest.raises(StrategyError, match=r"its signals\(\) changes when later bars are added"):
+        run_backtest(PeekingSignals({"fast": 2, "slow": 8}), random_walk(300, 1), BacktestConfig())
