@@ -809,18 +809,22 @@ def strategy_wants_ticks(strategy_cls: type[Strategy]) -> bool:
     return strategy_cls.on_tick is not Strategy.on_tick
 
 
+def _ticking(rows: Iterable[tuple[Any, str]]) -> list[Any]:
+    """The first of each (value, strategy name) pair whose strategy has an `on_tick` hook.
+
+    An unknown strategy is left out here; it fails at the bot's next bar, with the reason."""
+    known = set(list_strategy_names())
+    return [value for value, name in rows if name in known and strategy_wants_ticks(get_strategy(name))]
+
+
 def ticking_bot_ids(*, symbol_id: Any) -> list[Any]:
     """Running bots on the symbol whose strategy has an `on_tick` hook, oldest first."""
-    rows = Bot.objects.filter(symbol_id=symbol_id, status=BotStatus.RUNNING).order_by("created_at").values_list("pk", "strategy")
-    known = set(list_strategy_names())  # an unknown strategy fails at the bot's next bar, with the reason
-    return [bot_id for bot_id, name in rows if name in known and strategy_wants_ticks(get_strategy(name))]
+    return _ticking(Bot.objects.filter(symbol_id=symbol_id, status=BotStatus.RUNNING).order_by("created_at").values_list("pk", "strategy"))
 
 
 def ticking_symbol_ids() -> set[Any]:
     """Symbols with at least one running bot whose strategy has an `on_tick` hook."""
-    known = set(list_strategy_names())
-    rows = Bot.objects.filter(status=BotStatus.RUNNING).values_list("symbol_id", "strategy").distinct()
-    return {symbol_id for symbol_id, name in rows if name in known and strategy_wants_ticks(get_strategy(name))}
+    return set(_ticking(Bot.objects.filter(status=BotStatus.RUNNING).values_list("symbol_id", "strategy").distinct()))
 
 
 def bot_process_tick(*, bot_id: Any, tick: Tick) -> int | None:

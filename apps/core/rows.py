@@ -25,10 +25,12 @@ M = TypeVar("M", bound=models.Model)
 Converter = Callable[[Any, Any, Any], Any]
 
 
-def _fields(model: type[models.Model], names: Sequence[str]) -> tuple[models.Field[Any, Any], ...]:
+@cache
+def _fields(model: type[models.Model], names: tuple[str, ...]) -> tuple[models.Field[Any, Any], ...]:
     return tuple(model._meta.get_field(name) for name in names)  # type: ignore[misc]
 
 
+@cache
 def _stored_fields(model: type[models.Model]) -> tuple[models.Field[Any, Any], ...]:
     """The fields with a column of their own, in declaration order (a composite key has none)."""
     return tuple(field for field in model._meta.concrete_fields if field.column)  # type: ignore[misc]
@@ -40,12 +42,22 @@ def _quoted(name: str | None, using: str) -> str:
     return str(connections[using].ops.quote_name(name))
 
 
+def _conditions(model: type[models.Model], where: tuple[str, ...], using: str) -> str:
+    return " AND ".join(f"{_quoted(field.column, using)} = %s" for field in _fields(model, where))
+
+
+def _where_params(model: type[models.Model], where: Mapping[str, Any], using: str) -> list[Any]:
+    connection = connections[using]
+    return [field.get_db_prep_value(value, connection, prepared=False) for field, value in zip(_fields(model, tuple(where)), where.values(), strict=True)]
+
+
 @cache
 def _select_sql(model: type[models.Model], where: tuple[str, ...], lock: bool, using: str) -> tuple[str, tuple[models.Field[Any, Any], ...]]:
+    if any(field.name == "deleted_at" for field in model._meta.concrete_fields):
+        raise TypeError(f"{model.__name__} is soft-deleted through its manager; read it through the ORM.")
     fields = _stored_fields(model)
     columns = ", ".join(_quoted(field.column, using) for field in fields)
-    conditions = " AND ".join(f"{_quoted(field.column, using)} = %s" for field in _fields(model, where))
-    sql = f"SELECT {columns} FROM {_quoted(model._meta.db_table, using)} WHERE {conditions}"
+    sql = f"SELECT {columns} FROM {_quoted(model._meta.db_table, using)} WHERE {_conditions(model, where, using)}"
     return (sql + " FOR UPDATE" if lock else sql), fields
 
 
@@ -65,12 +77,10 @@ def _converters(model: type[models.Model], using: str) -> tuple[tuple[int, tuple
 
 def rows_select(model: type[M], *, where: Mapping[str, Any], lock: bool = False, using: str = DEFAULT_DB_ALIAS) -> list[M]:
     """The rows equal on every `where` field (given by attname, e.g. account_id), locked FOR UPDATE if `lock`."""
-    if any(field.name == "deleted_at" for field in model._meta.concrete_fields):
-        raise TypeError(f"{model.__name__} is soft-deleted through its manager; read it through the ORM.")
     sql, fields = _select_sql(model, tuple(where), lock, using)
     connection = connections[using]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [_prepared(field, value, using) for field, value in zip(_fields(model, tuple(where)), where.values(), strict=True)])
+        cursor.execute(sql, _where_params(model, where, using))
         rows = cursor.fetchall()
     converters = _converters(model, using)
     names = [field.attname for field in fields]
@@ -84,10 +94,6 @@ def rows_select(model: type[M], *, where: Mapping[str, Any], lock: bool = False,
     return found
 
 
-def _prepared(field: models.Field[Any, Any], value: Any, using: str) -> Any:
-    return field.get_db_prep_value(value, connections[using], prepared=False)
-
-
 @cache
 def _update_sql(model: type[models.Model], names: tuple[str, ...], using: str) -> tuple[str, tuple[models.Field[Any, Any], ...]]:
     fields = _fields(model, names)
@@ -96,6 +102,7 @@ def _update_sql(model: type[models.Model], names: tuple[str, ...], using: str) -
     return f"UPDATE {_quoted(model._meta.db_table, using)} SET {assignments} WHERE {pk_column} = %s", fields
 
 
+@cache
 def _auto_now_names(model: type[models.Model]) -> tuple[str, ...]:
     return tuple(field.name for field in _stored_fields(model) if getattr(field, "auto_now", False))
 
@@ -139,13 +146,17 @@ def rows_insert(instances: Sequence[models.Model], using: str = DEFAULT_DB_ALIAS
         instance._state.db = using
 
 
+@cache
+def _non_key_names(model: type[models.Model]) -> tuple[str, ...]:
+    return tuple(field.name for field in _stored_fields(model) if not field.primary_key)
+
+
 def row_save(instance: models.Model, using: str = DEFAULT_DB_ALIAS) -> None:
     """Insert a new row or rewrite every field of a saved one, as `Model.save()` does for a model with a default key."""
     if instance._state.adding:
         rows_insert([instance], using)
         return
-    names = tuple(field.name for field in _stored_fields(type(instance)) if not field.primary_key)
-    if not row_update(instance, names, using):
+    if not row_update(instance, _non_key_names(type(instance)), using):
         raise type(instance).DoesNotExist(f"{type(instance).__name__} {instance.pk} no longer exists.")  # type: ignore[attr-defined]
 
 
@@ -154,8 +165,7 @@ def _add_sql(model: type[models.Model], name: str, where: tuple[str, ...], using
     (field,) = _fields(model, (name,))
     column = _quoted(field.column, using)
     assignments = [f"{column} = {column} + %s", *(f"{_quoted(auto.column, using)} = %s" for auto in _fields(model, _auto_now_names(model)))]
-    conditions = " AND ".join(f"{_quoted(field.column, using)} = %s" for field in _fields(model, where))
-    return f"UPDATE {_quoted(model._meta.db_table, using)} SET {', '.join(assignments)} WHERE {conditions}"
+    return f"UPDATE {_quoted(model._meta.db_table, using)} SET {', '.join(assignments)} WHERE {_conditions(model, where, using)}"
 
 
 def rows_add(model: type[models.Model], name: str, amount: Any, *, where: Mapping[str, Any], using: str = DEFAULT_DB_ALIAS) -> int:
@@ -164,7 +174,7 @@ def rows_add(model: type[models.Model], name: str, amount: Any, *, where: Mappin
     connection = connections[using]
     params = [field.get_db_prep_save(amount, connection)]
     params.extend(timezone.now() for _ in _auto_now_names(model))
-    params.extend(_prepared(f, value, using) for f, value in zip(_fields(model, tuple(where)), where.values(), strict=True))
+    params.extend(_where_params(model, where, using))
     with connection.cursor() as cursor:
         cursor.execute(_add_sql(model, name, tuple(where), using), params)
         return int(cursor.rowcount)

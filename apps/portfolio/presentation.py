@@ -86,7 +86,10 @@ def cross_wallet(*, account: TradingAccount, quote: str, marks: dict[Any, Decima
         .exclude(quantity=0)
         .select_related("symbol", "symbol__exchange")
     )
-    marks = marks if marks is not None else marks_for([p.symbol for p in open_perps])
+    marks = dict(marks or {})
+    missing = [p.symbol for p in open_perps if p.symbol_id not in marks]
+    if missing:  # the account's other positions, when the caller priced only some
+        marks |= marks_for(missing)
     positions = []
     for p in open_perps:
         mark = marks.get(p.symbol_id, p.entry_price)
@@ -141,14 +144,20 @@ def position_rows(*, owner_id: Any, account: TradingAccount | None = None, symbo
         positions = positions.exclude(quantity=0)
     positions_list = list(positions.order_by("-opened_at"))
     marks = marks_for([p.symbol for p in positions_list if p.quantity != 0])
-    return [position_row(p, marks.get(p.symbol_id), cross_for(p, marks)) for p in positions_list]
+    wallets: dict[tuple[Any, str], CrossWallet] = {}
+    return [position_row(p, marks.get(p.symbol_id), cross_for(p, marks, wallets)) for p in positions_list]
 
 
-def cross_for(position: Position, marks: dict[Any, Decimal]) -> CrossWallet | None:
-    """The cross wallet a CROSS position's liquidation price is computed from (None for isolated ones)."""
+def cross_for(position: Position, marks: dict[Any, Decimal], wallets: dict[tuple[Any, str], CrossWallet] | None = None) -> CrossWallet | None:
+    """The cross wallet a CROSS position's liquidation price is computed from (None for isolated ones);
+    `wallets` keeps each account's, so a page of cross positions reads it once."""
     if position.margin_mode != "CROSS" or position.quantity == 0 or not position.symbol.is_perpetual:
         return None
-    return cross_wallet(account=position.account, quote=position.symbol.quote, marks=marks)
+    key = (position.account_id, position.symbol.quote)
+    wallets = {} if wallets is None else wallets
+    if key not in wallets:
+        wallets[key] = cross_wallet(account=position.account, quote=position.symbol.quote, marks=marks)
+    return wallets[key]
 
 
 def balances_context(*, account: TradingAccount) -> dict[str, Any]:

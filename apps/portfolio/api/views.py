@@ -106,7 +106,8 @@ class PositionListApi(generics.ListAPIView):
         page = self.paginate_queryset(self.get_queryset())
         positions = list(page if page is not None else self.get_queryset())
         marks = marks_for([p.symbol for p in positions if p.quantity != 0])
-        data = PositionOutputSerializer([position_row(p, marks.get(p.symbol_id), cross_for(p, marks)) for p in positions], many=True).data
+        wallets: dict[Any, Any] = {}
+        data = PositionOutputSerializer([position_row(p, marks.get(p.symbol_id), cross_for(p, marks, wallets)) for p in positions], many=True).data
         return self.get_paginated_response(data) if page is not None else Response(data)
 
 
