@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Sum
 
 from apps.core.selectors import get_or_not_found
 from apps.orders.enums import OPEN_STATUSES
@@ -46,3 +47,22 @@ def fill_list(*, actor: Any, mode: str | None = None, account_id: Any = None, si
     if since:
         fills = fills.filter(executed_at__gte=since)
     return fills.order_by("-executed_at")
+
+
+def start_of_utc_day(now: datetime | None = None) -> datetime:
+    return (now or datetime.now(UTC)).astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def fill_net_realized_pnl(*, owner_id: Any, mode: str, since: datetime | None = None, quote: str | None = None) -> Decimal:
+    """Realised P&L net of fees over one owner's fills in one mode (paper and live never mix).
+
+    Fills record their fee in the symbol's quote currency, so `quote` keeps one currency's P&L
+    and fees together instead of adding USDT to USDC or BTC.
+    """
+    fills = Fill.objects.filter(account__owner_id=owner_id, account__mode=mode)
+    if since is not None:
+        fills = fills.filter(executed_at__gte=since)
+    if quote is not None:
+        fills = fills.filter(symbol__quote=quote)
+    total = fills.aggregate(pnl=Sum("realized_pnl"), fees=Sum("fee"))
+    return (total["pnl"] or Decimal(0)) - (total["fees"] or Decimal(0))

@@ -10,6 +10,7 @@ from typing import Any
 from django.db.models import Count, F, Sum
 
 from apps.orders.models import Fill, Order
+from apps.orders.selectors import fill_net_realized_pnl, start_of_utc_day
 from apps.portfolio.presentation import PositionRow, account_equity, position_rows
 from apps.portfolio.selectors import trading_account_list
 
@@ -40,18 +41,16 @@ def dashboard_figures(*, actor: Any, mode: str) -> DashboardFigures:
     unrealized = sum((row.unrealized_pnl or ZERO for row in rows), ZERO)
     fills = Fill.objects.filter(account__owner=actor, account__mode=mode)
     since = datetime.now(UTC) - timedelta(hours=24)
-    last_day = fills.filter(executed_at__gte=since).aggregate(pnl=Sum("realized_pnl"), fees=Sum("fee"))
-    change = (last_day["pnl"] or ZERO) - (last_day["fees"] or ZERO) + unrealized
-    total = fills.aggregate(pnl=Sum("realized_pnl"), fees=Sum("fee"))
-    start_of_day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    today = fills.filter(executed_at__gte=start_of_day).aggregate(count=Count("pk"), notional=Sum(F("price") * F("quantity")))
+    change = fill_net_realized_pnl(owner_id=actor.pk, mode=mode, since=since) + unrealized
+    total_realized = fill_net_realized_pnl(owner_id=actor.pk, mode=mode)
+    today = fills.filter(executed_at__gte=start_of_utc_day()).aggregate(count=Count("pk"), notional=Sum(F("price") * F("quantity")))
     today_notional = today["notional"] or ZERO
     base = equity - change
     return DashboardFigures(
         equity=equity.quantize(Decimal("0.01")),
         change_24h=change.quantize(Decimal("0.01")),
         change_24h_percent=(change / base * 100).quantize(Decimal("0.01")) if base > 0 else None,
-        total_realized=((total["pnl"] or ZERO) - (total["fees"] or ZERO)).quantize(Decimal("0.01")),
+        total_realized=total_realized.quantize(Decimal("0.01")),
         unrealized=unrealized.quantize(Decimal("0.01")),
         positions=rows,
         trades_today=today["count"] or 0,

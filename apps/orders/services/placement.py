@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
 from django.utils import timezone
 
 from apps.audit.services import audit_record
@@ -30,7 +28,8 @@ from apps.orders.domain.model import MarginMode, OrderIntent, OrderSide, OrderSt
 from apps.orders.domain.validation import ensure_valid_order, quantity_from_quote
 from apps.orders.enums import OPEN_STATUSES, OrderSource
 from apps.orders.errors import InsufficientBalanceError, OrderErrorCode, OrderNotCancelableError, RiskRejectedError
-from apps.orders.models import Fill, Order
+from apps.orders.models import Order
+from apps.orders.selectors import fill_net_realized_pnl, start_of_utc_day
 from apps.orders.services.ledger import LedgerBatch, ledger_apply_fill, ledger_finish_order, position_select_for_update
 from apps.orders.services.market_inputs import current_book, fee_schedule, symbol_rules
 from apps.portfolio.models import Position, TradingAccount
@@ -141,10 +140,9 @@ def _exposure_after(position_qty: Decimal, intent: OrderIntent) -> tuple[Decimal
     return (excess, True) if excess > 0 else (ZERO, False)
 
 
-def realized_loss_today(account_owner_id: Any) -> Decimal:
-    start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    total = Fill.objects.filter(account__owner_id=account_owner_id, executed_at__gte=start).aggregate(pnl=Sum("realized_pnl"), fees=Sum("fee"))
-    net = (total["pnl"] or ZERO) - (total["fees"] or ZERO)
+def realized_loss_today(*, account: TradingAccount, quote: str) -> Decimal:
+    """Today's (UTC) net realised loss, positive, over the owner's accounts of this account's mode, in `quote`."""
+    net = fill_net_realized_pnl(owner_id=account.owner_id, mode=account.mode, since=start_of_utc_day(), quote=quote)
     return -net if net < 0 else ZERO
 
 
@@ -165,7 +163,7 @@ def _risk_verdict(
     # The costlier inputs are computed only when a limit needs them.
     needs_positions = limits.max_open_positions is not None or any(extra.max_open_positions is not None for extra in extra_limits)
     needs_losses = limits.max_daily_loss is not None or any(extra.max_daily_loss is not None for extra in extra_limits)
-    open_positions = Position.objects.filter(account__owner=owner).exclude(quantity=0).count() if needs_positions else 0
+    open_positions = Position.objects.filter(account__owner=owner, account__mode=account.mode).exclude(quantity=0).count() if needs_positions else 0
     resulting = abs(position.quantity + intent.quantity * intent.side.sign) * price
     context = PreTradeContext(
         trading_state=account.trading_state,
@@ -176,7 +174,7 @@ def _risk_verdict(
         opens_new_position=position.quantity == 0,
         open_positions=open_positions,
         leverage=intent.leverage,
-        realized_loss_today=realized_loss_today(owner.pk) if needs_losses else ZERO,
+        realized_loss_today=realized_loss_today(account=account, quote=symbol.quote) if needs_losses else ZERO,
     )
     verdict = check_pre_trade(context, [user_limits, *extra_limits])
     if not verdict.allowed:

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from apps.audit.models import AuditEvent
+from apps.exchanges.tests.factories import SymbolFactory
 from apps.core.errors import ValidationError
 from apps.orders.errors import RiskRejectedError
 from apps.orders.models import Order
@@ -200,3 +201,34 @@ def test_a_limit_out_of_range_is_refused_naming_it(trader, values, field) -> Non
 def test_an_unknown_limit_is_refused(trader) -> None:
     with pytest.raises(ValidationError, match="Unknown risk limit"):
         risk_limits_update(actor=trader, max_fun=1)
+
+
+def test_a_live_loss_does_not_count_towards_the_paper_daily_limit(trader, account, sim) -> None:
+    live = TradingAccountFactory(owner=trader, live=True)
+    live_btc = SymbolFactory(exchange=live.exchange, symbol="BTC/USDT")
+    FillFactory(order__account=live, order__symbol=live_btc, realized_pnl=Decimal("-5000"), executed_at=datetime.now(UTC))
+    risk_limits_update(actor=trader, max_daily_loss=Decimal("500"))
+
+    assert _buy(trader, account, sim["BTC/USDT"], "0.01").status == "FILLED"
+
+    FillFactory(order__account=account, order__symbol=sim["BTC/USDT"], realized_pnl=Decimal("-600"), executed_at=datetime.now(UTC))
+    error = _refused(trader, account, sim["BTC/USDT"], "0.01")
+    assert "today's realised loss" in error.message
+
+
+def test_a_loss_in_another_quote_currency_is_not_added_to_this_one(trader, account, sim) -> None:
+    btc_usdc = SymbolFactory(exchange=account.exchange, symbol="BTC/USDC")
+    FillFactory(order__account=account, order__symbol=btc_usdc, realized_pnl=Decimal("-5000"), executed_at=datetime.now(UTC))
+    risk_limits_update(actor=trader, max_daily_loss=Decimal("500"))
+
+    assert _buy(trader, account, sim["BTC/USDT"], "0.01").status == "FILLED"
+
+
+def test_open_positions_of_the_other_mode_do_not_count_towards_max_open_positions(trader, account, sim) -> None:
+    live = TradingAccountFactory(owner=trader, live=True)
+    PositionFactory(account=live, symbol=SymbolFactory(exchange=live.exchange, symbol="ETH/USDT"))
+    risk_limits_update(actor=trader, max_open_positions=1)
+
+    assert _buy(trader, account, sim["BTC/USDT"], "0.01").status == "FILLED"
+    error = _refused(trader, account, sim["ETH/USDT"], "0.5")
+    assert error.extra == {"rule": "max_open_positions"}
