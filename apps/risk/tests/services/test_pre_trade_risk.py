@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 
 from apps.audit.models import AuditEvent
-from apps.exchanges.tests.factories import SymbolFactory
 from apps.core.errors import ValidationError
+from apps.exchanges.tests.factories import SymbolFactory
 from apps.orders.errors import RiskRejectedError
 from apps.orders.models import Order
 from apps.orders.services.placement import OrderRequest, order_submit
