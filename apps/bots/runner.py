@@ -67,6 +67,7 @@ from django.db.models import Q
 
 from apps.audit.services import audit_record
 from apps.bots.models import Bot, BotLogEntry, BotPerformanceSnapshot, BotStatus
+from apps.core.broadcast import rendered_in_time_zone_of
 from apps.core.errors import ApplicationError
 from apps.exchanges.domain.timeframes import timeframe_seconds
 from apps.orders.domain.fill_model import FillModel
@@ -901,6 +902,7 @@ def push_bot_on_commit(bot: Bot, log_ids: list[Any] | None = None) -> None:
     transaction.on_commit(lambda: _push(bot_id, owner_id, ids))
 
 
+@rendered_in_time_zone_of("owner_id")
 def _push(bot_id: Any, owner_id: Any, log_ids: list[Any]) -> None:
     from django.template.loader import render_to_string
 

@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
+import time
 import uuid
+import zoneinfo
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils import timezone
 
 from apps.core.redis_clients import quick_redis_client
 
 USER_EVENT_TYPE = "user.html"
+TIME_ZONE_CACHE_SECONDS = 30.0
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_time_zones: dict[str, tuple[float, zoneinfo.ZoneInfo | None]] = {}
 
 
 def user_group_name(user_id: uuid.UUID | str) -> str:
@@ -46,3 +60,37 @@ def send_html_to_user_now(user_id: uuid.UUID | str, html: str) -> None:
 
 def send_html_to_user_on_commit(user_id: uuid.UUID | str, html: str) -> None:
     transaction.on_commit(lambda: send_html_to_user_now(user_id, html))
+
+
+def user_time_zone(user_id: uuid.UUID | str) -> zoneinfo.ZoneInfo | None:
+    """The user's chosen time zone (None: UTC), cached briefly: pushes render many partials per second."""
+    key = str(user_id)
+    cached = _time_zones.get(key)
+    now = time.monotonic()
+    if cached is not None and now - cached[0] < TIME_ZONE_CACHE_SECONDS:
+        return cached[1]
+    name = get_user_model().objects.filter(pk=user_id).values_list("time_zone", flat=True).first()
+    try:
+        zone = zoneinfo.ZoneInfo(name) if name else None
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        zone = None
+    _time_zones[key] = (now, zone)
+    return zone
+
+
+def rendered_in_time_zone_of(user_argument: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Render what the decorated push function renders in the time zone of the user passed as
+    `user_argument` (a user id), as the pages do for a request (UserTimezoneMiddleware)."""
+
+    def decorate(push: Callable[P, R]) -> Callable[P, R]:
+        signature = inspect.signature(push)
+
+        @functools.wraps(push)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            user_id: Any = signature.bind(*args, **kwargs).arguments[user_argument]
+            with timezone.override(user_time_zone(user_id)):
+                return push(*args, **kwargs)
+
+        return wrapper
+
+    return decorate

@@ -7,7 +7,7 @@ from typing import Any
 from django.db import transaction
 from django.template.loader import render_to_string
 
-from apps.core.broadcast import send_html_to_user_now
+from apps.core.broadcast import rendered_in_time_zone_of, send_html_to_user_now
 from apps.orders.models import Order
 
 
@@ -24,6 +24,7 @@ def push_account_changes(*, owner_id: Any, account_id: Any, symbol_id: Any = Non
     transaction.on_commit(lambda: _push_account(owner_id, account_id, symbol_id))
 
 
+@rendered_in_time_zone_of("owner_id")
 def _push(order_id: Any, owner_id: Any) -> None:
     from apps.core.broadcast import user_is_listening
 
@@ -36,6 +37,7 @@ def _push(order_id: Any, owner_id: Any) -> None:
     send_html_to_user_now(owner_id, "".join(html))
 
 
+@rendered_in_time_zone_of("owner_id")
 def _push_account(owner_id: Any, account_id: Any, symbol_id: Any) -> None:
     from apps.core.broadcast import user_is_listening
     from apps.portfolio.models import TradingAccount
