@@ -10,6 +10,7 @@ re-fitted per window.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import OrderedDict
 from datetime import datetime
@@ -30,6 +31,7 @@ from apps.backtesting.models import Optimisation, OptimisationMethod, Optimisati
 from apps.backtesting.services import BacktestSettings, _check_settings, backtest_execute, validated_params
 from apps.core.errors import ValidationError
 from apps.exchanges.models import Symbol
+from apps.strategies.domain.base import StrategyError
 from apps.strategies.domain.data import OHLCV
 from apps.strategies.domain.registry import get_strategy
 
@@ -38,6 +40,8 @@ MAX_RUNS = 2000
 CHUNK_SIZE = 10
 GENETIC_GENERATIONS = 5
 _BARS_CACHE: OrderedDict[tuple[Any, ...], OHLCV] = OrderedDict()
+
+logger = logging.getLogger(__name__)
 
 
 def _bars(symbol: Symbol, timeframe: str, start: datetime, end: datetime) -> OHLCV:
@@ -214,8 +218,11 @@ def run_candidates(*, optimisation_id: Any, candidates: list[dict[str, Any]]) ->
                 # its score there is what an optimisation ending at the window's start would see.
                 for index, window in enumerate(windows_oos):
                     window["fitted_on_objective"] = _slice_metrics(result, 0, edges[index], initial).get(metric)
-        except ValidationError as exc:
+        except (ValidationError, StrategyError) as exc:
             in_sample, windows_oos = {"error": exc.message}, []
+        except Exception as exc:  # one candidate that crashes the engine is that candidate's error, not the search's
+            logger.exception("optimisation %s: candidate %s failed", optimisation.pk, candidate)
+            in_sample, windows_oos = {"error": f"{type(exc).__name__}: {exc}"}, []
         out_of_sample = windows_oos[0] if len(windows_oos) == 1 else _mean_metrics(windows_oos)
         if len(windows_oos) > 1:
             out_of_sample["windows"] = windows_oos
@@ -325,4 +332,18 @@ def _push_progress(optimisation_id: Any) -> None:
 
 
 def optimisation_fail(*, optimisation_id: Any, error: str) -> None:
-    Optimisation.objects.filter(pk=optimisation_id).update(status=RunStatus.FAILED, error=error[:2000], finished_at=timezone.now())
+    """Stop a queued or running optimisation with the reason; a finished one stays as it is."""
+    with transaction.atomic():
+        optimisation = Optimisation.objects.select_for_update().filter(pk=optimisation_id).first()
+        if optimisation is None or optimisation.status not in (RunStatus.QUEUED, RunStatus.RUNNING):
+            return
+        optimisation.status, optimisation.error, optimisation.finished_at = RunStatus.FAILED, error[:2000], timezone.now()
+        optimisation.save(update_fields=["status", "error", "finished_at", "updated_at"])
+        audit_record(
+            actor=None,
+            owner=optimisation.owner,
+            action="optimisation.failed",
+            summary=f"Optimisation of {optimisation.strategy} failed: {error}"[:255],
+            target=optimisation,
+        )
+        transaction.on_commit(lambda: _push_progress(optimisation_id))

@@ -23,13 +23,22 @@ def start_optimisation_task(optimisation_id: str) -> None:
 
 @shared_task(name="backtesting.run_candidates", acks_late=True, soft_time_limit=1800, time_limit=1900)
 def run_candidates_task(optimisation_id: str, candidates: list[dict]) -> int:  # type: ignore[type-arg]
-    from apps.backtesting.optimisation import run_candidates
+    """A chunk that cannot run at all fails the optimisation: the chord would otherwise wait for ever."""
+    from apps.backtesting.optimisation import optimisation_fail, run_candidates
 
-    return run_candidates(optimisation_id=optimisation_id, candidates=candidates)
+    try:
+        return run_candidates(optimisation_id=optimisation_id, candidates=candidates)
+    except Exception as exc:
+        optimisation_fail(optimisation_id=optimisation_id, error=f"{type(exc).__name__}: {exc}")
+        raise
 
 
 @shared_task(name="backtesting.finish_batch", acks_late=True)
 def finish_batch_task(optimisation_id: str) -> None:
-    from apps.backtesting.optimisation import finish_batch
+    from apps.backtesting.optimisation import finish_batch, optimisation_fail
 
-    finish_batch(optimisation_id=optimisation_id)
+    try:
+        finish_batch(optimisation_id=optimisation_id)
+    except Exception as exc:
+        optimisation_fail(optimisation_id=optimisation_id, error=f"{type(exc).__name__}: {exc}")
+        raise

@@ -174,3 +174,52 @@ def test_an_optimisation_fans_out_over_the_real_workers_and_finishes(celery_work
     assert optimisation.status == "done", optimisation.error
     assert 4 <= optimisation.completed_runs <= 12
     assert OptimisationResult.objects.filter(optimisation=optimisation).count() == optimisation.completed_runs
+
+
+def test_a_candidate_whose_strategy_raises_is_recorded_with_its_error_and_the_search_finishes(sim_day, monkeypatch) -> None:
+    from apps.backtesting import optimisation as optimisation_module
+    from apps.strategies.domain.base import StrategyError
+
+    symbol, start, end = sim_day
+    optimisation = _create(UserFactory(), symbol, start, end)
+    Optimisation.objects.filter(pk=optimisation.pk).update(status="running")
+    real_execute = optimisation_module.backtest_execute
+
+    def execute(*, settings, bars):
+        if settings.params["fast"] == 10:
+            raise StrategyError("sma_cross", "on_bar", "division by zero")
+        return real_execute(settings=settings, bars=bars)
+
+    monkeypatch.setattr(optimisation_module, "backtest_execute", execute)
+
+    assert run_candidates(optimisation_id=optimisation.pk, candidates=first_candidates(optimisation)) == 4
+    finish_batch(optimisation_id=optimisation.pk)
+
+    optimisation.refresh_from_db()
+    assert optimisation.status == "done" and optimisation.completed_runs == 4
+    failed = OptimisationResult.objects.filter(optimisation=optimisation, params__fast=10)
+    assert failed.count() == 2 and all(
+        row.in_sample == {"error": "strategy 'sma_cross' failed in on_bar: division by zero"} and row.score is None for row in failed
+    )
+
+
+def test_a_chunk_that_cannot_run_fails_the_optimisation_instead_of_leaving_it_running(sim_day, monkeypatch) -> None:
+    from apps.audit.models import AuditEvent
+    from apps.backtesting import optimisation as optimisation_module
+    from apps.backtesting.tasks import run_candidates_task
+
+    symbol, start, end = sim_day
+    optimisation = _create(UserFactory(), symbol, start, end)
+    Optimisation.objects.filter(pk=optimisation.pk).update(status="running")
+
+    def no_bars(*args, **kwargs):
+        raise RuntimeError("candles unavailable")
+
+    monkeypatch.setattr(optimisation_module, "_bars", no_bars)
+
+    outcome = run_candidates_task.apply(args=(str(optimisation.pk), first_candidates(optimisation)))
+
+    assert outcome.failed()
+    optimisation.refresh_from_db()
+    assert optimisation.status == "failed" and optimisation.error == "RuntimeError: candles unavailable"
+    assert AuditEvent.objects.filter(action="optimisation.failed", owner=optimisation.owner).exists()
