@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from apps.core.embedded import paths as embedded_paths
+from apps.core.error_tracking import error_tracking_init
 
 from .env import (
     celery_redis_url,
@@ -19,6 +20,7 @@ from .env import (
     database_pool_options,
     env_bool,
     env_fernet_keys,
+    env_fraction,
     env_int,
     env_list,
     env_str,
@@ -304,3 +306,17 @@ MARKET_PUSH_HZ = env_int("MARKET_PUSH_HZ", 4, minimum=1)
 # Test-only: point the ccxt gateway at a local server speaking the venue's protocol.
 EXCHANGE_REST_BASE_URL = env_str("EXCHANGE_REST_BASE_URL", "")
 EXCHANGE_WS_BASE_URL = env_str("EXCHANGE_WS_BASE_URL", "")
+
+# Error tracking (optional): Sentry when SENTRY_DSN is set; scrubbed (apps/core/error_tracking.py).
+SENTRY_DSN = env_str("SENTRY_DSN", "")
+SENTRY_ENVIRONMENT = env_str("SENTRY_ENVIRONMENT", "production")
+SENTRY_RELEASE = env_str("SENTRY_RELEASE", "")
+SENTRY_TRACES_SAMPLE_RATE = env_fraction("SENTRY_TRACES_SAMPLE_RATE", 0.0)
+SENTRY_INCLUDE_LOCALS = env_bool("SENTRY_INCLUDE_LOCALS", False)
+error_tracking_init(
+    dsn=SENTRY_DSN,
+    environment=SENTRY_ENVIRONMENT,
+    release=SENTRY_RELEASE,
+    traces_sample_rate=SENTRY_TRACES_SAMPLE_RATE,
+    include_locals=SENTRY_INCLUDE_LOCALS,
+)

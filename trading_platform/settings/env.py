@@ -46,6 +46,20 @@ def env_int(name: str, default: int, minimum: int | None = None) -> int:
     return value
 
 
+def env_fraction(name: str, default: float) -> float:
+    """A number from 0 to 1 (a sampling rate)."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number from 0 to 1, got {raw!r}.") from None
+    if not 0.0 <= value <= 1.0:
+        raise ImproperlyConfigured(f"{name} must be a number from 0 to 1, got {raw!r}.")
+    return value
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     raw = os.environ.get(name)
     if raw is None:
