@@ -8,7 +8,10 @@ under any name) are left out unless `SENTRY_INCLUDE_LOCALS=true`, and scrubbed b
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sentry_sdk._types import Event
 
 MASK = "[Filtered]"
 
@@ -59,7 +62,7 @@ def error_tracking_init(*, dsn: str, environment: str, release: str, traces_samp
     return True
 
 
-def scrub_event(event: dict[str, Any], hint: dict[str, Any] | None = None) -> dict[str, Any]:
+def scrub_event(event: Event, hint: dict[str, Any] | None = None) -> Event:
     """The last pass before an event leaves: the request keeps its method, URL and safe headers only."""
     request = event.get("request")
     if isinstance(request, dict):
@@ -69,8 +72,9 @@ def scrub_event(event: dict[str, Any], hint: dict[str, Any] | None = None) -> di
         headers = request.get("headers")
         if isinstance(headers, dict):
             request["headers"] = {name: (MASK if name.lower() in HEADERS_TO_MASK else value) for name, value in headers.items()}
-        if isinstance(request.get("query_string"), str) and request["query_string"]:
-            request["query_string"] = _masked_query(request["query_string"])
+        query = request.get("query_string")
+        if isinstance(query, str) and query:
+            request["query_string"] = _masked_query(query)
     user = event.get("user")
     if isinstance(user, dict):
         event["user"] = {"id": user["id"]} if "id" in user else {}
