@@ -92,11 +92,11 @@ def _setup(now: datetime) -> tuple[Any, list[Any]]:
     symbol = Symbol.objects.select_related("exchange").get(exchange__code="SIM", symbol="BTC/USDT")
     print(f"   history: one day of SIM 1m candles up to {now - timedelta(minutes=1):%H:%M} ({time.perf_counter() - started:.1f} s)", flush=True)
     sim = Exchange.objects.get(code="SIM")
-    from apps.bots.runner import load_bars, newest_stored_bar
+    from apps.market.selectors import candle_arrays, candle_newest_open_time
 
-    newest = newest_stored_bar(symbol_id=symbol.pk, timeframe="1m")
+    newest = candle_newest_open_time(symbol_id=symbol.pk, timeframe="1m")
     assert newest is not None
-    price = float(load_bars(symbol_id=symbol.pk, timeframe="1m", start=newest, end=newest).close[-1])
+    price = float(candle_arrays(symbol_id=symbol.pk, timeframe="1m", start=newest, end=newest, include_end=True).close[-1])
     bots = []
     started = time.perf_counter()
     for trader_index in progress(range(TRADERS), desc="bots"):

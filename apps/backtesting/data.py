@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from django.db import connection
 
 from apps.core.errors import ValidationError
 from apps.exchanges.domain.timeframes import timeframe_seconds
 from apps.exchanges.models import Symbol
+from apps.market.selectors import candle_arrays
 from apps.strategies.domain.data import OHLCV
 
 MIN_BARS = 50
@@ -21,25 +21,15 @@ def stored_bars(*, symbol: Symbol, timeframe: str, start: datetime, end: datetim
     """Closed candles with start <= open time < end, oldest first."""
     if start >= end:
         raise ValidationError.for_field("start", f"The start {start:%Y-%m-%d %H:%M} is not before the end {end:%Y-%m-%d %H:%M}.")
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT (extract(epoch FROM open_time) * 1000)::bigint, open::float8, high::float8, low::float8, close::float8, volume::float8
-            FROM market_candle WHERE symbol_id = %s AND timeframe = %s AND open_time >= %s AND open_time < %s
-            ORDER BY open_time
-            """,
-            [symbol.pk, timeframe, start, end],
-        )
-        rows = cursor.fetchall()
-    if len(rows) < MIN_BARS:
+    arrays = candle_arrays(symbol_id=symbol.pk, timeframe=timeframe, start=start, end=end)
+    if arrays.size < MIN_BARS:
         raise ValidationError(
-            f"{symbol} has {len(rows)} stored {timeframe} candles between {start:%Y-%m-%d %H:%M} and {end:%Y-%m-%d %H:%M}; "
+            f"{symbol} has {arrays.size} stored {timeframe} candles between {start:%Y-%m-%d %H:%M} and {end:%Y-%m-%d %H:%M}; "
             f"a backtest needs at least {MIN_BARS}. Ingest history first (manage.py ingest_candles) or widen the range.",
             code="not_enough_data",
             extra={"fields": {"start": ["Not enough data in this range."]}},
         )
-    array = np.asarray(rows, dtype=np.float64)
-    return OHLCV.from_arrays((array[:, 0].astype(np.int64) * 1_000_000), array[:, 1], array[:, 2], array[:, 3], array[:, 4], array[:, 5])
+    return OHLCV.from_arrays(*arrays)
 
 
 def csv_bars(path: Path, timeframe: str | None = None) -> OHLCV:

@@ -62,7 +62,7 @@ from decimal import Decimal
 from typing import Any
 
 import numpy as np
-from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Q
 
 from apps.audit.services import audit_record
@@ -70,6 +70,7 @@ from apps.bots.models import Bot, BotLogEntry, BotPerformanceSnapshot, BotStatus
 from apps.core.broadcast import rendered_in_time_zone_of
 from apps.core.errors import ApplicationError
 from apps.exchanges.domain.timeframes import timeframe_seconds
+from apps.market.selectors import candle_arrays, candle_newest_open_time
 from apps.orders.domain.fill_model import FillModel
 from apps.orders.domain.matching import MatchingEngine, OrderExpired, OrderFilled, OrderRejected, WorkingOrder
 from apps.orders.domain.model import Bar, Fill, Liquidity, OrderIntent, OrderSide, OrderStatus, OrderType, SymbolRules, TimeInForce
@@ -150,40 +151,9 @@ def _ns(moment: datetime) -> int:
     return int(moment.astimezone(UTC).timestamp() * 1_000_000) * 1000
 
 
-def load_bars(*, symbol_id: Any, timeframe: str, start: datetime, end: datetime) -> OHLCV:
-    """Stored candles with start <= open time <= end, oldest first, read exactly as a backtest reads them."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT (extract(epoch FROM open_time) * 1000)::bigint, open::float8, high::float8, low::float8, close::float8, volume::float8
-            FROM market_candle WHERE symbol_id = %s AND timeframe = %s AND open_time >= %s AND open_time <= %s
-            ORDER BY open_time
-            """,
-            [symbol_id, timeframe, start, end],
-        )
-        rows = cursor.fetchall()
-    if not rows:
-        empty = np.empty(0)
-        return OHLCV.from_arrays(np.empty(0, dtype="datetime64[ns]"), empty, empty, empty, empty, empty)
-    array = np.asarray(rows, dtype=np.float64)
-    return OHLCV.from_arrays(array[:, 0].astype(np.int64) * 1_000_000, array[:, 1], array[:, 2], array[:, 3], array[:, 4], array[:, 5])
-
-
-def newest_stored_bar(*, symbol_id: Any, timeframe: str) -> datetime | None:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT max(open_time) FROM market_candle WHERE symbol_id = %s AND timeframe = %s", [symbol_id, timeframe])
-        value: datetime | None = cursor.fetchone()[0]
-    return value
-
-
-def stored_bar_count(*, symbol_id: Any, timeframe: str, at_least: int) -> int:
-    """How many candles are stored, counting no further than `at_least` (cheap for long histories)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM (SELECT 1 FROM market_candle WHERE symbol_id = %s AND timeframe = %s ORDER BY open_time DESC LIMIT %s) newest",
-            [symbol_id, timeframe, at_least],
-        )
-        return int(cursor.fetchone()[0])
+def _stored_bars(*, symbol_id: Any, timeframe: str, start: datetime, end: datetime) -> OHLCV:
+    """Stored candles with start <= open time <= end, oldest first: the market app's reader, as backtests read them."""
+    return OHLCV.from_arrays(*candle_arrays(symbol_id=symbol_id, timeframe=timeframe, start=start, end=end, include_end=True))
 
 
 # -- the bot's own book (Bot.state["runner"]) ------------------------------------------------------
@@ -849,7 +819,7 @@ def bot_process_tick(*, bot_id: Any, tick: Tick) -> int | None:
         window = Window(
             bot.symbol_id,
             bot.timeframe,
-            load_bars(symbol_id=bot.symbol_id, timeframe=bot.timeframe, start=_window_start(last_bar, bot.timeframe, history_bars(params)), end=last_bar),
+            _stored_bars(symbol_id=bot.symbol_id, timeframe=bot.timeframe, start=_window_start(last_bar, bot.timeframe, history_bars(params)), end=last_bar),
         )
         if not len(window.data) or window.data.datetime_at(len(window.data) - 1) != last_bar:
             return None
@@ -1082,7 +1052,7 @@ def _bar_window(symbol_id: Any, timeframe: str, bots: list[Bot], open_time: date
         except Exception:  # noqa: BLE001 - reported when that bot runs
             history = HISTORY_MIN_BARS
         starts.append(_window_start(first, timeframe, history))
-    return Window(symbol_id, timeframe, load_bars(symbol_id=symbol_id, timeframe=timeframe, start=min(starts), end=open_time))
+    return Window(symbol_id, timeframe, _stored_bars(symbol_id=symbol_id, timeframe=timeframe, start=min(starts), end=open_time))
 
 
 def _ensure_partitions(start: datetime, end: datetime) -> None:
@@ -1154,7 +1124,7 @@ def due_bar_groups(now: datetime | None = None) -> list[tuple[Any, str, datetime
         groups[key] = None if known is None or last is None else min(known, last)
     due = []
     for (symbol_id, timeframe), oldest in groups.items():
-        newest = newest_stored_bar(symbol_id=symbol_id, timeframe=timeframe)
+        newest = candle_newest_open_time(symbol_id=symbol_id, timeframe=timeframe)
         if newest is not None and (oldest is None or newest > oldest):
             due.append((symbol_id, timeframe, newest))
     return due
@@ -1191,12 +1161,9 @@ __all__ = [
     "due_bar_groups",
     "history_bars",
     "initial_capital",
-    "load_bars",
-    "newest_stored_bar",
     "process_closed_candles",
     "push_bot_on_commit",
     "required_bars",
-    "stored_bar_count",
     "strategy_wants_ticks",
     "strategy_warmup_bars",
     "tick_order_id",

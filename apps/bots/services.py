@@ -21,15 +21,14 @@ from apps.bots.runner import (
     RunnerState,
     bot_log_write,
     initial_capital,
-    newest_stored_bar,
     push_bot_on_commit,
     required_bars,
-    stored_bar_count,
 )
 from apps.bots.selectors import bot_get
 from apps.core.errors import ApplicationError, ConflictError, NotFoundError, ValidationError
 from apps.exchanges.domain.timeframes import TIMEFRAMES
 from apps.exchanges.models import Symbol
+from apps.market.selectors import candle_count, candle_newest_open_time
 from apps.orders.enums import OPEN_STATUSES
 from apps.orders.models import Order
 from apps.orders.services.placement import order_cancel
@@ -215,7 +214,7 @@ def bot_start(*, actor: Any, bot_id: Any) -> Bot:
     target = _transition(bot, "start")
     params = validate_params(bot.strategy, bot.params)
     need = required_bars(params)
-    have = stored_bar_count(symbol_id=bot.symbol_id, timeframe=bot.timeframe, at_least=need)
+    have = candle_count(symbol_id=bot.symbol_id, timeframe=bot.timeframe, at_most=need)
     if have < need:
         raise BotNotReady(
             f"{bot.symbol.symbol} on {bot.symbol.exchange.code} has {have} stored {bot.timeframe} candles; "
@@ -235,7 +234,7 @@ def bot_start(*, actor: Any, bot_id: Any) -> Bot:
         book.capital = book.cash = capital
     book.started, book.anchor = False, None
     bot.state = {"strategy": (bot.state or {}).get("strategy") or {}, "runner": book.as_json()}
-    bot.last_processed_open_time = newest_stored_bar(symbol_id=bot.symbol_id, timeframe=bot.timeframe)
+    bot.last_processed_open_time = candle_newest_open_time(symbol_id=bot.symbol_id, timeframe=bot.timeframe)
     bot.status, bot.error, bot.started_at = target, "", timezone.now()
     bot.save(update_fields=["state", "last_processed_open_time", "status", "error", "started_at", "updated_at"])
     last = f"{bot.last_processed_open_time:%Y-%m-%d %H:%M}" if bot.last_processed_open_time else "-"
@@ -276,7 +275,7 @@ def bot_resume(*, actor: Any, bot_id: Any) -> Bot:
         bot.peak_equity = book.equity
         book.day_equity = book.equity
         bot.state = {**(bot.state or {}), "runner": book.as_json()}
-    newest = newest_stored_bar(symbol_id=bot.symbol_id, timeframe=bot.timeframe)
+    newest = candle_newest_open_time(symbol_id=bot.symbol_id, timeframe=bot.timeframe)
     if newest is not None and (bot.last_processed_open_time is None or newest > bot.last_processed_open_time):
         bot.last_processed_open_time = newest
     reason = bot.error

@@ -1,14 +1,17 @@
-"""Reading market data: stored candles (as ready-made JSON for charts) and the live state."""
+"""Reading market data: stored candles (as columns for bots and backtests, as ready-made JSON for
+charts) and the live state. Bots, backtests, the API and the pages read stored candles only here."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
+from typing import Any
 
 from django.db import connection
 
 from apps.core.errors import ValidationError
 from apps.exchanges.domain.timeframes import TIMEFRAMES
 from apps.exchanges.models import Symbol
+from apps.market.domain.candle_arrays import CandleArrays
 
 MAX_CANDLES_PER_REQUEST = 5000
 DEFAULT_CANDLES_PER_REQUEST = 500
@@ -40,34 +43,71 @@ def candle_series_json(
     check_timeframe(timeframe)
     if start and end and start >= end:
         raise ValidationError.for_field("start", f"start {start.isoformat()} is not before end {end.isoformat()}.")
+    where, params = _candle_range(symbol_id=symbol.pk, timeframe=timeframe, start=start, end=end, include_end=False)
     with connection.cursor() as cursor:
         cursor.execute(
-            """
+            f"""
             SELECT coalesce(json_agg(json_build_array(
                        (extract(epoch FROM open_time) * 1000)::bigint, open::text, high::text, low::text, close::text, volume::text
                    ) ORDER BY open_time), '[]'::json)::text
             FROM (
                 SELECT open_time, open, high, low, close, volume FROM market_candle
-                WHERE symbol_id = %(symbol)s AND timeframe = %(tf)s
-                  AND open_time >= %(start)s AND open_time < %(end)s
+                WHERE {where}
                 ORDER BY open_time DESC
                 LIMIT %(limit)s
             ) newest
             """,
-            {
-                "symbol": symbol.pk,
-                "tf": timeframe,
-                "start": start or datetime(1970, 1, 1, tzinfo=UTC),
-                "end": end or datetime(9999, 1, 1, tzinfo=UTC),
-                "limit": limit,
-            },
+            {**params, "limit": limit},
         )
         return str(cursor.fetchone()[0])
 
 
-def candle_count(*, symbol: Symbol, timeframe: str) -> int:
+def _candle_range(*, symbol_id: Any, timeframe: str, start: datetime | None, end: datetime | None, include_end: bool) -> tuple[str, dict[str, Any]]:
+    """The WHERE clause of every candle read: one symbol and timeframe, start <= open time < end (or <= end)."""
+    clause = "symbol_id = %(symbol)s AND timeframe = %(tf)s"
+    params: dict[str, Any] = {"symbol": symbol_id, "tf": timeframe}
+    if start is not None:
+        clause += " AND open_time >= %(start)s"
+        params["start"] = start
+    if end is not None:
+        clause += " AND open_time <= %(end)s" if include_end else " AND open_time < %(end)s"
+        params["end"] = end
+    return clause, params
+
+
+def candle_arrays(*, symbol_id: Any, timeframe: str, start: datetime, end: datetime, include_end: bool = False) -> CandleArrays:
+    """Stored candles with start <= open time < end (<= end with `include_end`), oldest first, as float
+    columns: how bots and backtests read history, so both see exactly the same bars."""
+    where, params = _candle_range(symbol_id=symbol_id, timeframe=timeframe, start=start, end=end, include_end=include_end)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM market_candle WHERE symbol_id = %s AND timeframe = %s", [symbol.pk, timeframe])
+        cursor.execute(
+            "SELECT (extract(epoch FROM open_time) * 1000)::bigint, open::float8, high::float8, low::float8, close::float8, volume::float8"
+            f" FROM market_candle WHERE {where} ORDER BY open_time",
+            params,
+        )
+        return CandleArrays.from_rows(cursor.fetchall())
+
+
+def candle_newest_open_time(*, symbol_id: Any, timeframe: str, since: datetime | None = None, until: datetime | None = None) -> datetime | None:
+    """The open time of the newest stored candle, within [since, until] when given."""
+    where, params = _candle_range(symbol_id=symbol_id, timeframe=timeframe, start=since, end=until, include_end=True)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT max(open_time) FROM market_candle WHERE {where}", params)
+        value: datetime | None = cursor.fetchone()[0]
+    return value
+
+
+def candle_count(*, symbol_id: Any, timeframe: str, at_most: int | None = None) -> int:
+    """How many candles are stored; with `at_most`, counting no further (cheap for long histories)."""
+    where, params = _candle_range(symbol_id=symbol_id, timeframe=timeframe, start=None, end=None, include_end=False)
+    with connection.cursor() as cursor:
+        if at_most is None:
+            cursor.execute(f"SELECT count(*) FROM market_candle WHERE {where}", params)
+        else:
+            cursor.execute(
+                f"SELECT count(*) FROM (SELECT 1 FROM market_candle WHERE {where} ORDER BY open_time DESC LIMIT %(limit)s) newest",
+                {**params, "limit": at_most},
+            )
         return int(cursor.fetchone()[0])
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 from psycopg import errors as pg_errors
@@ -12,6 +11,7 @@ from psycopg import errors as pg_errors
 from apps.core.partitions import ensure_partitions_cover
 from apps.exchanges.domain.types import Candle
 from apps.exchanges.models import Symbol
+from apps.market.selectors import candle_newest_open_time
 
 _COLUMNS = "symbol_id, timeframe, open_time, open, high, low, close, volume"
 
@@ -90,18 +90,8 @@ def candles_upsert(*, symbol: Symbol, timeframe: str, candles: Sequence[Candle])
 
 
 def last_stored_open_time(*, symbol: Symbol, timeframe: str, since: datetime | None = None, until: datetime | None = None) -> datetime | None:
-    query = "SELECT max(open_time) FROM market_candle WHERE symbol_id = %s AND timeframe = %s"
-    params: list[Any] = [symbol.pk, timeframe]
-    if since is not None:
-        query += " AND open_time >= %s"
-        params.append(since)
-    if until is not None:
-        query += " AND open_time <= %s"
-        params.append(until)
-    with connection.cursor() as cursor:
-        cursor.execute(query, params)
-        value = cursor.fetchone()[0]
-    return value
+    """Where ingestion resumes: the newest stored open time (read by the market app's one candle reader)."""
+    return candle_newest_open_time(symbol_id=symbol.pk, timeframe=timeframe, since=since, until=until)
 
 
 def candles_rollup_from_1m(*, symbol: Symbol, timeframe: str, start: datetime, end: datetime) -> int:
