@@ -71,6 +71,7 @@ from apps.core.broadcast import rendered_in_time_zone_of
 from apps.core.errors import ApplicationError
 from apps.exchanges.domain.timeframes import timeframe_seconds
 from apps.market.selectors import candle_arrays, candle_newest_open_time
+from apps.orders.domain.fees import fee_in_quote
 from apps.orders.domain.fill_model import FillModel
 from apps.orders.domain.matching import MatchingEngine, OrderExpired, OrderFilled, OrderRejected, WorkingOrder
 from apps.orders.domain.model import Bar, Fill, Liquidity, OrderIntent, OrderSide, OrderStatus, OrderType, SymbolRules, TimeInForce
@@ -321,12 +322,7 @@ class RunnerState:
 
 def _fee_in_quote(fill: Fill, symbol: str) -> Decimal:
     base, _, rest = symbol.partition("/")
-    quote = rest.split(":")[0]
-    if fill.fee_currency in ("", quote):
-        return fill.fee
-    if fill.fee_currency == base:
-        return fill.fee * fill.price
-    return ZERO  # a third currency (BNB...): its quote value is not known here
+    return fee_in_quote(fee=fill.fee, fee_currency=fill.fee_currency, price=fill.price, base=base, quote=rest.split(":")[0])
 
 
 def initial_capital(bot: Bot) -> Decimal:

@@ -79,6 +79,7 @@ from apps.exchanges.errors import (
 from apps.exchanges.gateways.base import Credentials, ExchangeGateway
 from apps.exchanges.models import Symbol
 from apps.exchanges.services import run_with_gateway
+from apps.orders.domain.fees import fee_in_quote
 from apps.orders.domain.model import Fill as FillValue
 from apps.orders.domain.model import Liquidity, OrderSide, OrderStatus, OrderType
 from apps.orders.domain.state_machine import InvalidOrderTransition, transition
@@ -271,19 +272,14 @@ def _apply_execution(order: Order, venue: VenueOrder, delta: Decimal, price: Dec
     symbol: Symbol = order.symbol
     native_fee = (venue.fee * delta / venue.filled) if venue.fee and venue.filled else ZERO
     fee_asset = venue.fee_currency or symbol.quote
-    if fee_asset == symbol.quote:
-        fee_in_quote = native_fee
-    elif fee_asset == symbol.base:
-        fee_in_quote = native_fee * price
-    else:  # e.g. BNB: no price to convert it with; it is taken from that asset below
-        fee_in_quote = ZERO
+    quote_fee = fee_in_quote(fee=native_fee, fee_currency=fee_asset, price=price, base=symbol.base, quote=symbol.quote)
     fill = FillValue(
         order_id=str(order.pk),
         symbol=symbol.symbol,
         side=OrderSide(order.side),
         price=price,
         quantity=delta,
-        fee=fee_in_quote,
+        fee=quote_fee,
         fee_currency=symbol.quote,
         liquidity=Liquidity.TAKER if order.status == OrderStatus.NEW.value or order.order_type != OrderType.LIMIT.value else Liquidity.MAKER,
         timestamp=venue.timestamp,
@@ -293,7 +289,7 @@ def _apply_execution(order: Order, venue: VenueOrder, delta: Decimal, price: Dec
     if native_fee and fee_asset != symbol.quote and not symbol.is_perpetual:
         # The ledger took the fee from the quote balance; the venue took it from `fee_asset`.
         quote = balance_select_for_update(account=order.account, asset=symbol.quote)
-        quote.free += fee_in_quote
+        quote.free += quote_fee
         quote.save(update_fields=["free", "updated_at"])
         charged = balance_select_for_update(account=order.account, asset=fee_asset)
         charged.free = max(ZERO, charged.free - native_fee)
