@@ -68,6 +68,7 @@ from django.db.models import Q
 from apps.audit.services import audit_record
 from apps.bots.models import Bot, BotLogEntry, BotPerformanceSnapshot, BotStatus
 from apps.core.broadcast import rendered_in_time_zone_of
+from apps.core.domain.formatting import plain_number
 from apps.core.errors import ApplicationError
 from apps.exchanges.domain.timeframes import timeframe_seconds
 from apps.market.selectors import candle_arrays, candle_newest_open_time
@@ -162,8 +163,7 @@ def _stored_bars(*, symbol_id: Any, timeframe: str, start: datetime, end: dateti
 
 def dec_text(value: Decimal) -> str:
     """A Decimal as JSON text, without the column's trailing zeros and never in E notation."""
-    text = format(value.normalize(), "f")
-    return "0" if text in ("-0", "") else text
+    return plain_number(value)
 
 
 def _dec(value: Any, default: Decimal = ZERO) -> Decimal:

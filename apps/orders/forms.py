@@ -5,6 +5,7 @@ from typing import Any
 
 from django import forms
 
+from apps.core.domain.formatting import rate_percent
 from apps.exchanges.domain.fee_tiers import venue_fee_tiers
 from apps.exchanges.models import Symbol
 from apps.orders.enums import OrderSideChoice, OrderTypeChoice, TimeInForceChoice
@@ -69,7 +70,7 @@ class OrderForm(forms.Form):
 
 
 def _percent(rate: Decimal) -> str:
-    return f"{(rate * 100).normalize():f} %"
+    return rate_percent(rate)
 
 
 def fee_tier_choices() -> list[tuple[str, str]]:

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
-
 from django import forms, template
 from django.utils.safestring import SafeString
+
+from apps.core.domain import formatting
 
 register = template.Library()
 
@@ -23,16 +23,13 @@ def make_list_of_words(value: str) -> list[str]:
 @register.filter
 def plain(value: object) -> str:
     """An amount as people write it: 50000.000000000000000000 -> 50000, 0.0100 -> 0.01, -0 -> 0, never E notation; None -> ""."""
-    if value is None or value == "":
-        return ""
-    try:
-        number = value if isinstance(value, Decimal) else Decimal(str(value))
-    except InvalidOperation:
-        return str(value)
-    if not number.is_finite():
-        return str(number)
-    text = format(number.normalize(), "f")
-    return "0" if text == "-0" else text
+    return formatting.plain_number(value)
+
+
+@register.filter
+def money(value: object, places: int = 2) -> str:
+    """A sum of money grouped by thousands: 1234.5 -> 1,234.50."""
+    return formatting.money(value, places)
 
 
 @register.filter
@@ -51,6 +48,4 @@ def split_pairs(value: str) -> list[tuple[str, str]]:
 @register.filter
 def percent(value: object) -> str:
     """A fraction as a percentage with two decimals; a dash when missing."""
-    if not isinstance(value, int | float):
-        return "–"
-    return f"{value * 100:,.2f} %"
+    return formatting.percent(value)

@@ -61,6 +61,7 @@ from django.utils import timezone
 
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
+from apps.core.domain.formatting import plain_number
 from apps.core.errors import ApplicationError
 from apps.exchanges.crypto import decrypt_credentials
 from apps.exchanges.domain.types import Balance as VenueBalance
@@ -200,7 +201,7 @@ def _order_get(order_id: Any) -> Order | None:
 
 
 def _money(value: Decimal | None) -> str | None:
-    return None if value is None else format(value.normalize(), "f")
+    return None if value is None else plain_number(value)
 
 
 def _venue_summary(venue: VenueOrder) -> dict[str, Any]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from apps.core.domain.formatting import money
+
 
 @dataclass(frozen=True)
 class LimitSet:
@@ -50,7 +52,7 @@ ALLOWED = RiskVerdict(allowed=True)
 
 
 def _fmt(value: Decimal) -> str:
-    return f"{value.quantize(Decimal('0.01')):,}"
+    return money(value)
 
 
 def check_pre_trade(context: PreTradeContext, limit_sets: list[LimitSet]) -> RiskVerdict:

@@ -13,6 +13,7 @@ from tqdm import tqdm
 from apps.backtesting.data import csv_bars, stored_bars
 from apps.backtesting.services import BacktestSettings, backtest_execute, result_payload
 from apps.core.api.params import datetime_param
+from apps.core.domain.formatting import decimal_number, percent, whole_number
 from apps.core.errors import ApplicationError
 from apps.exchanges.domain.timeframes import TIMEFRAME_SECONDS, TIMEFRAMES
 from apps.exchanges.selectors import exchange_get, symbol_get
@@ -56,13 +57,11 @@ def _timeframe_of(bars: Any, options: dict[str, Any]) -> str:
 
 
 def _format(value: Any, kind: str) -> str:
-    if value is None:
-        return "–"
     if kind == "pct":
-        return f"{value * 100:,.2f} %"
+        return percent(value)
     if kind == "int":
-        return f"{int(value):,}"
-    return f"{value:,.4f}"
+        return whole_number(value)
+    return decimal_number(value, places=4)
 
 
 class Command(BaseCommand):
