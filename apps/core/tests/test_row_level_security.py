@@ -57,7 +57,7 @@ def _trader() -> Trader:
     user = UserFactory()
     fill = FillFactory(order__account__owner=user)
     created = api_key_create(actor=user, name="bot")
-    audit_record(actor=user, action="test.event", summary="an event of this trader")
+    audit_record(actor=user, action="test.event", summary=f"an event of {user.email}")
     return Trader(user, str(fill.account_id), str(fill.order_id), str(fill.id), str(created.api_key.pk), created.plaintext)
 
 
@@ -154,6 +154,28 @@ def test_a_request_with_nobody_signed_in_sees_no_user_rows_even_on_a_connection_
         assert _get(page, _session_cookie(first.user)) == _rows_of(first)
         assert _get(page, {}) == NO_ROWS
         assert _get(api, {}) == NO_ROWS
+
+
+def _get_html(url: str, headers: dict[str, str]) -> str:
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=15) as response:
+        return str(response.read().decode())
+
+
+def test_staff_see_everyones_audit_events_and_keys_in_the_admin_while_a_trader_asking_for_everyone_sees_their_own(
+    live_server_url: str, traders: tuple[Trader, Trader]
+) -> None:
+    first, second = traders
+    staff = StaffUserFactory(is_superuser=True)
+
+    staff_audit = _get_html(f"{live_server_url}/audit/?scope=all&action=test.", _session_cookie(staff))
+    trader_audit = _get_html(f"{live_server_url}/audit/?scope=all&action=test.", _session_cookie(first.user))
+    staff_own_audit = _get_html(f"{live_server_url}/audit/?action=test.", _session_cookie(staff))
+    admin_keys = _get_html(f"{live_server_url}/admin/accounts/apikey/", _session_cookie(staff))
+
+    assert first.user.email in staff_audit and second.user.email in staff_audit
+    assert first.user.email in trader_audit and second.user.email not in trader_audit
+    assert first.user.email not in staff_own_audit
+    assert first.api_key.split("_")[1].split(".")[0] in admin_keys and second.api_key.split("_")[1].split(".")[0] in admin_keys
 
 
 # The roles ----------------------------------------------------------------------------------
