@@ -111,7 +111,7 @@ TEMPLATES: Any = [
 # Database: DATABASE_URL, or the embedded PostgreSQL over its unix socket as one of the
 # platform's roles (apps/core/db_roles.py): DATABASE_ROLE=owner (migrations, commands,
 # the test session), app (web and worker) or system (processes acting for all users).
-DATABASE_ROLE = env_str("DATABASE_ROLE", "owner")
+DATABASE_ROLE = env_str("DATABASE_ROLE", "") or "owner"
 if DATABASE_ROLE not in embedded_paths.ROLE_NAMES:
     from django.core.exceptions import ImproperlyConfigured
 
