@@ -22,14 +22,16 @@ def test_without_passwords_the_command_stops_with_one_line_naming_the_variable()
     assert result.stderr.strip().splitlines()[-1] == "CommandError: Set DATABASE_APP_PASSWORD to a password of at least 16 characters."
 
 
-def test_the_printed_sql_creates_both_roles_without_superuser_or_bypass_and_grants_them(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_printed_sql_creates_both_roles_without_superuser_or_bypass_and_grants_them(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("DATABASE_APP_PASSWORD", "app-password-0123456789")
     monkeypatch.setenv("DATABASE_SYSTEM_PASSWORD", "system-pass'word-0123456789")
 
     call_command("db_roles", "--sql")
 
     sql = capsys.readouterr().out
-    assert 'ALTER ROLE "tp_app" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD \'app-password-0123456789\'' in sql
+    assert "ALTER ROLE \"tp_app\" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD 'app-password-0123456789'" in sql
     assert "PASSWORD 'system-pass''word-0123456789'" in sql
     assert "GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO %I" in sql
 

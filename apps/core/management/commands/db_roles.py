@@ -46,5 +46,7 @@ class Command(BaseCommand):
                 for statement in statements:
                     cursor.execute(statement)
         except DatabaseError as exc:
-            raise CommandError(f"could not set up the roles as {connection.settings_dict['USER'] or 'this login'}: {str(exc).strip().splitlines()[0]}") from None
+            raise CommandError(
+                f"could not set up the roles as {connection.settings_dict['USER'] or 'this login'}: {str(exc).strip().splitlines()[0]}"
+            ) from None
         self.stdout.write(self.style.SUCCESS(f"roles {APP_ROLE} and {SYSTEM_ROLE} ready on {connection.settings_dict['NAME']}"))
