@@ -172,8 +172,9 @@ def api_key_authenticate(*, plaintext: str) -> ApiKey | None:
     prefix, _, secret = rest.partition(".")
     if scheme != API_KEY_SCHEME or not prefix or not secret:
         return None
-    # Nobody is authenticated yet: row-level security lets this lookup see the one key it names.
-    with rls.api_key_lookup(prefix):
+    # Nobody is authenticated yet: row-level security lets this lookup see the one key it names
+    # (one transaction, so the setting travels once for the reads and the write).
+    with rls.api_key_lookup(prefix), transaction.atomic():
         return _api_key_check(prefix=prefix, plaintext=plaintext)
 
 

@@ -5,8 +5,10 @@ suite itself uses.
 """
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import psycopg
@@ -19,10 +21,15 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
-def local_dir(tmp_path: Path):
-    folder = tmp_path / "local"
+def local_dir():
+    # Not under pytest's temporary root: every pytest session started on the machine makes that
+    # folder private again (0700), which would lock the server's user out of its data mid-test.
+    parent = ROOT / ".local" / "embedded-tests"
+    parent.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(dir=parent)) / "local"
     yield folder
     _embedded("stop", local=folder)
+    shutil.rmtree(folder.parent, ignore_errors=True)
 
 
 def _embedded(*args: str, local: Path) -> subprocess.CompletedProcess[str]:
