@@ -27,10 +27,17 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _child_env(database_name: str) -> dict[str, str]:
+def _child_env(database_name: str, role: str) -> dict[str, str]:
+    """A child process on the test database as the given role (`app` or `system`), as in production.
+
+    With an external server, `DATABASE_APP_URL` / `DATABASE_SYSTEM_URL` name the role's login."""
     env = dict(os.environ)
     env["DJANGO_SETTINGS_MODULE"] = "trading_platform.settings.test"
     env["DATABASE_NAME"] = database_name
+    env["DATABASE_ROLE"] = role
+    role_url = os.environ.get(f"DATABASE_{role.upper()}_URL")
+    if role_url:
+        env["DATABASE_URL"] = role_url
     env["PYTHONPATH"] = str(ROOT)
     return env
 
@@ -43,7 +50,7 @@ def _test_database_name() -> str:
 
 @pytest.fixture(scope="session")
 def celery_worker_process(django_db_setup: None, django_db_blocker: object) -> Iterator[subprocess.Popen[bytes]]:
-    """A real `celery worker` on every queue, against the test database."""
+    """A real `celery worker` on every queue, against the test database, as the system role (as `make run` runs it)."""
     log = open(ROOT / ".local" / "test-celery-worker.log", "wb")  # noqa: SIM115
     worker = subprocess.Popen(
         [
@@ -67,7 +74,7 @@ def celery_worker_process(django_db_setup: None, django_db_blocker: object) -> I
             "--without-mingle",
         ],
         cwd=ROOT,
-        env=_child_env(_test_database_name()),
+        env=_child_env(_test_database_name(), "system"),
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -93,7 +100,7 @@ def celery_worker_process(django_db_setup: None, django_db_blocker: object) -> I
 
 @pytest.fixture(scope="session")
 def live_server_url(django_db_setup: None) -> Iterator[str]:
-    """uvicorn serving the ASGI app (HTTP and WebSockets) on a free port."""
+    """uvicorn serving the ASGI app (HTTP and WebSockets) on a free port, as the application role."""
     port = _free_port()
     log = open(ROOT / ".local" / "test-uvicorn.log", "wb")  # noqa: SIM115
     server = subprocess.Popen(
@@ -116,7 +123,7 @@ def live_server_url(django_db_setup: None) -> Iterator[str]:
             "warning",
         ],
         cwd=ROOT,
-        env={**_child_env(_test_database_name()), "DATABASE_POOL": "true"},
+        env={**_child_env(_test_database_name(), "app"), "DATABASE_POOL": "true"},
         stdout=log,
         stderr=subprocess.STDOUT,
     )

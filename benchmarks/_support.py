@@ -68,6 +68,7 @@ def _server_env() -> dict[str, str]:
     env = dict(os.environ)
     env["DJANGO_SETTINGS_MODULE"] = "trading_platform.settings.test"
     env["DATABASE_NAME"] = str(settings.DATABASES["default"]["NAME"])
+    env["DATABASE_ROLE"] = "app"  # as in production: row-level security applies to every request
     env["REDIS_DB_OFFSET"] = str(settings.REDIS_DB_OFFSET)
     env["PYTHONPATH"] = str(ROOT)
     return env

@@ -1,5 +1,6 @@
 #!/bin/sh
-# Roles: web (migrates first), ws, worker, beat, flower; anything else runs as given.
+# Roles: web (sets up the database roles and migrates first), ws, worker, beat, flower;
+# anything else runs as given.
 set -eu
 
 wait_for_database() {
@@ -22,8 +23,14 @@ PY
 role="${1:-web}"
 case "$role" in
   web)
-    wait_for_database
-    python manage.py migrate --noinput
+    # The owner (DATABASE_OWNER_URL) sets up the tp_app / tp_system roles and migrates; the
+    # server itself then connects with DATABASE_URL (tp_app).
+    (
+      export DATABASE_URL="${DATABASE_OWNER_URL:-$DATABASE_URL}"
+      wait_for_database
+      python manage.py db_roles
+      python manage.py migrate --noinput
+    )
     # Plain HTTP (pages, API, admin) on gunicorn's sync workers: measured faster than ASGI
     # for Django's sync views (see the README's benchmarks). WebSockets are the ws role.
     exec gunicorn trading_platform.wsgi:application \

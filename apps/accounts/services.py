@@ -19,6 +19,7 @@ from django.utils import timezone
 from apps.accounts.enums import AccountsErrorCode, QuoteCurrency, Theme
 from apps.accounts.models import TIME_ZONE_CHOICES, ApiKey, User
 from apps.audit.services import audit_record, diff_fields
+from apps.core import rls
 from apps.core.errors import ConflictError, NotFoundError, RateLimitedError, ValidationError
 from apps.core.rows import rows_select
 
@@ -171,6 +172,13 @@ def api_key_authenticate(*, plaintext: str) -> ApiKey | None:
     prefix, _, secret = rest.partition(".")
     if scheme != API_KEY_SCHEME or not prefix or not secret:
         return None
+    # Nobody is authenticated yet: row-level security lets this lookup see the one key it names
+    # (one transaction, so the setting travels once for the reads and the write).
+    with rls.api_key_lookup(prefix), transaction.atomic():
+        return _api_key_check(prefix=prefix, plaintext=plaintext)
+
+
+def _api_key_check(*, prefix: str, plaintext: str) -> ApiKey | None:
     # Every API call of a bot comes through here: rows are read by key without the ORM's compile step.
     keys = rows_select(ApiKey, where={"prefix": prefix})
     if not keys or not hmac.compare_digest(keys[0].key_hash, _hash_key(plaintext)):

@@ -3,14 +3,17 @@ from __future__ import annotations
 from celery import shared_task
 
 from apps.backtesting.services import backtest_run
+from apps.core.rls import acting_for_owner_of
 
 
 @shared_task(name="backtesting.run_backtest", acks_late=True, soft_time_limit=1800, time_limit=1900)
+@acting_for_owner_of("backtesting.Backtest", "backtest_id", "owner_id")
 def run_backtest_task(backtest_id: str) -> str:
     return backtest_run(backtest_id=backtest_id).status
 
 
 @shared_task(name="backtesting.start_optimisation", acks_late=True)
+@acting_for_owner_of("backtesting.Optimisation", "optimisation_id", "owner_id")
 def start_optimisation_task(optimisation_id: str) -> None:
     from apps.backtesting.optimisation import optimisation_fail, optimisation_start
 
@@ -22,6 +25,7 @@ def start_optimisation_task(optimisation_id: str) -> None:
 
 
 @shared_task(name="backtesting.run_candidates", acks_late=True, soft_time_limit=1800, time_limit=1900)
+@acting_for_owner_of("backtesting.Optimisation", "optimisation_id", "owner_id")
 def run_candidates_task(optimisation_id: str, candidates: list[dict]) -> int:  # type: ignore[type-arg]
     """A chunk that cannot run at all fails the optimisation: the chord would otherwise wait for ever."""
     from apps.backtesting.optimisation import optimisation_fail, run_candidates
@@ -34,6 +38,7 @@ def run_candidates_task(optimisation_id: str, candidates: list[dict]) -> int:  #
 
 
 @shared_task(name="backtesting.finish_batch", acks_late=True)
+@acting_for_owner_of("backtesting.Optimisation", "optimisation_id", "owner_id")
 def finish_batch_task(optimisation_id: str) -> None:
     from apps.backtesting.optimisation import finish_batch, optimisation_fail
 

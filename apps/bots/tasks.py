@@ -27,6 +27,7 @@ from typing import Any
 from celery import shared_task
 
 from apps.bots import runner
+from apps.core.rls import acting_for_owner_of
 from apps.exchanges.domain.types import Trade
 from apps.strategies.domain.base import Tick
 
@@ -66,6 +67,7 @@ def process_bots_task(self: Any, symbol_id: str, timeframe: str, open_time: str,
 
 
 @shared_task(name="bots.process_bot", queue=QUEUE, acks_late=True, soft_time_limit=240, time_limit=280)
+@acting_for_owner_of("bots.Bot", "bot_id", "owner_id")
 def process_bot_task(bot_id: str, open_time: str) -> dict[str, int]:
     return runner.bot_process_bar(bot_id=bot_id, open_time=_when(open_time)).as_dict()
 

@@ -111,13 +111,35 @@ def ensure_partitions(policy: PartitionPolicy, now: datetime | None = None, behi
         end = next_period(start, policy.interval)
         name = partition_name(policy.table, start, policy.interval)
         if name not in existing:
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute(
-                    f"CREATE TABLE IF NOT EXISTS \"{name}\" PARTITION OF \"{policy.table}\" FOR VALUES FROM ('{start.isoformat()}') TO ('{end.isoformat()}')"
-                )
+            _create_partition(policy.table, name, start, end)
             created.append(name)
         start = end
     return created
+
+
+def _connected_role_owns(table: str) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_has_role(relowner, 'USAGE') FROM pg_class WHERE oid = %s::regclass", [table])
+        row = cursor.fetchone()
+    return bool(row and row[0])
+
+
+def _create_partition(table: str, name: str, start: datetime, end: datetime) -> None:
+    """As the tables' owner (migrations) directly; as any other role through the owner's
+    `tp_partition_create`, the only DDL the application and system roles may run."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        if _connected_role_owns(table):
+            cursor.execute(f"CREATE TABLE IF NOT EXISTS \"{name}\" PARTITION OF \"{table}\" FOR VALUES FROM ('{start.isoformat()}') TO ('{end.isoformat()}')")
+        else:
+            cursor.execute("SELECT tp_partition_create(%s, %s, %s, %s)", [table, name, start, end])
+
+
+def _drop_partition(table: str, name: str) -> None:
+    with transaction.atomic(), connection.cursor() as cursor:
+        if _connected_role_owns(table):
+            cursor.execute(f'DROP TABLE IF EXISTS "{name}"')
+        else:
+            cursor.execute("SELECT tp_partition_drop(%s)", [name])
 
 
 def policy_for(table: str) -> PartitionPolicy:
@@ -134,10 +156,7 @@ def ensure_partitions_cover(table: str, first: datetime, last: datetime) -> list
         end = next_period(start, policy.interval)
         name = partition_name(table, start, policy.interval)
         if name not in existing:
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute(
-                    f"CREATE TABLE IF NOT EXISTS \"{name}\" PARTITION OF \"{table}\" FOR VALUES FROM ('{start.isoformat()}') TO ('{end.isoformat()}')"
-                )
+            _create_partition(table, name, start, end)
             created.append(name)
             existing.add(name)
         start = end
@@ -151,8 +170,7 @@ def drop_expired_partitions(policy: PartitionPolicy, now: datetime | None = None
     dropped = []
     for partition in partitions_of(policy.table):
         if partition.end <= cutoff:
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute(f'DROP TABLE IF EXISTS "{partition.name}"')
+            _drop_partition(policy.table, partition.name)
             dropped.append(partition.name)
     return dropped
 

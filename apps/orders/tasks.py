@@ -9,15 +9,18 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from apps.core.rls import acting_for_owner_of
 from apps.orders.services import live
 
 
 @shared_task(name="orders.send_live_order", bind=True, acks_late=True, max_retries=8)
+@acting_for_owner_of("orders.Order", "order_id", "account__owner_id")
 def send_live_order_task(self, order_id: str) -> str:  # type: ignore[no-untyped-def]
     return live.live_order_send(order_id=order_id, retry=self.retry, attempt=self.request.retries)
 
 
 @shared_task(name="orders.cancel_live_order", bind=True, acks_late=True, max_retries=8)
+@acting_for_owner_of("orders.Order", "order_id", "account__owner_id")
 def cancel_live_order_task(self, order_id: str) -> str:  # type: ignore[no-untyped-def]
     return live.live_order_cancel(order_id=order_id, retry=self.retry, attempt=self.request.retries)
 

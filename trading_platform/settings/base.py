@@ -79,6 +79,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "apps.core.rls.RowSecurityMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -109,8 +110,15 @@ TEMPLATES: Any = [
     }
 ]
 
-# Database: DATABASE_URL, or the embedded PostgreSQL over its unix socket.
-DATABASE_URL = env_url("DATABASE_URL", {"postgres", "postgresql", "pgsql"}) or embedded_paths.embedded_database_url()
+# Database: DATABASE_URL, or the embedded PostgreSQL over its unix socket as one of the
+# platform's roles (apps/core/db_roles.py): DATABASE_ROLE=owner (migrations, commands,
+# the test session), app (web and worker) or system (processes acting for all users).
+DATABASE_ROLE = env_str("DATABASE_ROLE", "") or "owner"
+if DATABASE_ROLE not in embedded_paths.ROLE_NAMES:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"DATABASE_ROLE must be owner, app or system, got {DATABASE_ROLE!r}.")
+DATABASE_URL = env_url("DATABASE_URL", {"postgres", "postgresql", "pgsql"}) or embedded_paths.embedded_database_url(DATABASE_ROLE)
 DATABASES: Any = {"default": database_from_url(DATABASE_URL)}
 if env_str("DATABASE_NAME", ""):
     DATABASES["default"]["NAME"] = env_str("DATABASE_NAME")

@@ -9,6 +9,7 @@ ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.testapp"]
+ROOT_URLCONF = "tests.testapp.urls"  # the platform's URLs and a few test-only views
 
 # Keep the test session's Redis keys, queues and groups apart from a running `make run`.
 REDIS_DB_OFFSET = env_int("REDIS_DB_OFFSET", 8, minimum=0)

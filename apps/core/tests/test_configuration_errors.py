@@ -24,6 +24,7 @@ def _manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
         ({"REDIS_URL": "http://localhost"}, "REDIS_URL"),
         ({"JWT_ACCESS_MINUTES": "soon"}, "JWT_ACCESS_MINUTES"),
         ({"LOG_FORMAT": "xml"}, "LOG_FORMAT"),
+        ({"DATABASE_ROLE": "root"}, "DATABASE_ROLE"),
         ({"DJANGO_SETTINGS_MODULE": "trading_platform.settings.prod"}, "SECRET_KEY"),
     ],
 )

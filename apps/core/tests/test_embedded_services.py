@@ -5,8 +5,10 @@ suite itself uses.
 """
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import psycopg
@@ -19,16 +21,25 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
-def local_dir(tmp_path: Path):
-    folder = tmp_path / "local"
+def local_dir():
+    # Not under pytest's temporary root: every pytest session started on the machine makes that
+    # folder private again (0700), which would lock the server's user out of its data mid-test.
+    parent = ROOT / ".local" / "embedded-tests"
+    parent.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(dir=parent)) / "local"
     yield folder
     _embedded("stop", local=folder)
+    shutil.rmtree(folder.parent, ignore_errors=True)
 
 
 def _embedded(*args: str, local: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
     env["TP_LOCAL_DIR"] = str(local)
     return subprocess.run([sys.executable, "-m", "apps.core.embedded", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
+def _password(local: Path, login: str) -> str:
+    return (local / "secrets" / f"postgres-{login}.password").read_text().strip()
 
 
 def _pid(path: Path) -> int:
@@ -41,7 +52,7 @@ def test_services_start_serve_and_stop_leaving_no_process(local_dir: Path) -> No
     pg_pid = _pid(local_dir / "postgres" / "postmaster.pid")
     redis_pid = _pid(local_dir / "redis" / "redis.pid")
 
-    with psycopg.connect(host=str(local_dir / "run" / "pg"), user="postgres", dbname="trading_platform") as conn:
+    with psycopg.connect(host=str(local_dir / "run" / "pg"), user="postgres", password=_password(local_dir, "postgres"), dbname="trading_platform") as conn:
         assert conn.execute("SELECT 41 + 1").fetchone() == (42,)
     client = redis.Redis(unix_socket_path=str(local_dir / "run" / "redis.sock"))
     assert client.ping() is True
@@ -58,7 +69,9 @@ def test_services_start_serve_and_stop_leaving_no_process(local_dir: Path) -> No
 def test_starting_twice_reuses_the_running_servers_and_keeps_data(local_dir: Path) -> None:
     _embedded("start", local=local_dir)
     pg_pid = _pid(local_dir / "postgres" / "postmaster.pid")
-    with psycopg.connect(host=str(local_dir / "run" / "pg"), user="postgres", dbname="trading_platform", autocommit=True) as conn:
+    with psycopg.connect(
+        host=str(local_dir / "run" / "pg"), user="postgres", password=_password(local_dir, "postgres"), dbname="trading_platform", autocommit=True
+    ) as conn:
         conn.execute("CREATE TABLE kept (value int)")
         conn.execute("INSERT INTO kept VALUES (7)")
 
@@ -68,7 +81,7 @@ def test_starting_twice_reuses_the_running_servers_and_keeps_data(local_dir: Pat
     assert _pid(local_dir / "postgres" / "postmaster.pid") == pg_pid
     _embedded("stop", local=local_dir)
     _embedded("start", local=local_dir)
-    with psycopg.connect(host=str(local_dir / "run" / "pg"), user="postgres", dbname="trading_platform") as conn:
+    with psycopg.connect(host=str(local_dir / "run" / "pg"), user="postgres", password=_password(local_dir, "postgres"), dbname="trading_platform") as conn:
         assert conn.execute("SELECT value FROM kept").fetchone() == (7,)
 
 
@@ -103,3 +116,37 @@ def test_exec_leaves_the_services_running_for_another_launcher(local_dir: Path) 
     _embedded("exec", "--", sys.executable, "-c", "pass", local=local_dir)
 
     assert "postgres: running" in _embedded("status", local=local_dir).stdout
+
+
+def test_the_server_asks_every_login_for_its_password_and_trusts_nothing(local_dir: Path) -> None:
+    started = _embedded("start", local=local_dir)
+    assert started.returncode == 0, started.stderr
+    socket_dir = local_dir / "run" / "pg"
+
+    for login in ("postgres", "tp_owner", "tp_app", "tp_system"):
+        with pytest.raises(psycopg.OperationalError, match="password"):
+            psycopg.connect(host=str(socket_dir), user=login, dbname="trading_platform", password="").close()
+        with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+            psycopg.connect(host=str(socket_dir), user=login, dbname="trading_platform", password="wrong").close()
+        with psycopg.connect(host=str(socket_dir), user=login, password=_password(local_dir, login), dbname="trading_platform") as conn:
+            assert conn.execute("SELECT current_user").fetchone() == (login,)
+
+    rules = [line.split() for line in (local_dir / "postgres" / "pg_hba.conf").read_text().splitlines() if line.strip() and not line.startswith("#")]
+    assert rules == [["local", "all", "all", "scram-sha-256"]]
+    assert socket_dir.stat().st_mode & 0o777 == 0o700
+    assert (local_dir / "secrets").stat().st_mode & 0o777 == 0o700
+    assert all(path.stat().st_mode & 0o777 == 0o600 for path in (local_dir / "secrets").iterdir())
+
+
+def test_a_data_folder_made_when_local_logins_were_trusted_is_locked_on_the_next_start(local_dir: Path) -> None:
+    assert _embedded("start", local=local_dir).returncode == 0
+    assert _embedded("stop", local=local_dir).returncode == 0
+    hba = local_dir / "postgres" / "pg_hba.conf"
+    hba.write_text("local all all trust\n")
+
+    restarted = _embedded("start", local=local_dir)
+
+    assert restarted.returncode == 0, restarted.stderr
+    assert "trust" not in hba.read_text()
+    with pytest.raises(psycopg.OperationalError, match="password"):
+        psycopg.connect(host=str(local_dir / "run" / "pg"), user="postgres", dbname="trading_platform", password="").close()

@@ -1,0 +1,13 @@
+"""Row-level security, enabled and forced, on the tables of a user's rows (see apps/core/rls.py)."""
+
+from django.db import migrations
+
+from apps.core.rls import RowLevelSecurity, owned_by
+
+
+class Migration(migrations.Migration):
+    dependencies = [("exchanges", "0002_seed_exchanges"), ("core", "0001_row_security_functions")]
+
+    operations = [
+        RowLevelSecurity("exchanges_apiconnection", owned_by("owner_id")),
+    ]
