@@ -8,6 +8,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.auth import request_user
+from apps.accounts.enums import ApiKeyScope
+from apps.accounts.step_up import step_up_verify
 from apps.core.api.params import required_param
 from apps.core.errors import ValidationError
 from apps.exchanges.api.serializers import (
@@ -53,8 +55,13 @@ class SymbolListApi(generics.ListAPIView):
         return symbol_list(exchange=exchange, market_type=market_type, search=params.get("search", ""))
 
 
+# API keys may list and read connections but never create, change, verify or remove them.
+CONNECTIONS_READ_ONLY_FOR_KEYS = {"GET": ApiKeyScope.READ.value}
+
+
 class ApiConnectionListCreateApi(generics.ListAPIView):
     serializer_class = ApiConnectionOutputSerializer
+    api_key_scopes = CONNECTIONS_READ_ONLY_FOR_KEYS
 
     def get_queryset(self) -> QuerySet[ApiConnection]:
         return api_connection_list(actor=request_user(self.request))
@@ -64,6 +71,7 @@ class ApiConnectionListCreateApi(generics.ListAPIView):
         serializer = ApiConnectionCreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
+        step_up_verify(request, request_user(request), data.get("otp"))
         connection = api_connection_create(
             actor=request_user(request),
             exchange=exchange_get(code=data["exchange"]),
@@ -77,6 +85,8 @@ class ApiConnectionListCreateApi(generics.ListAPIView):
 
 
 class ApiConnectionDetailApi(APIView):
+    api_key_scopes = CONNECTIONS_READ_ONLY_FOR_KEYS
+
     @extend_schema(responses=ApiConnectionOutputSerializer)
     def get(self, request: Request, connection_id: str) -> Response:
         connection = api_connection_get(actor=request_user(request), connection_id=connection_id)
@@ -86,7 +96,9 @@ class ApiConnectionDetailApi(APIView):
     def patch(self, request: Request, connection_id: str) -> Response:
         serializer = ApiConnectionUpdateInputSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        connection = api_connection_update(actor=request_user(request), connection_id=connection_id, **serializer.validated_data)
+        changes = dict(serializer.validated_data)
+        step_up_verify(request, request_user(request), changes.pop("otp", None))
+        connection = api_connection_update(actor=request_user(request), connection_id=connection_id, **changes)
         return Response(ApiConnectionOutputSerializer(connection).data)
 
     @extend_schema(request=None, responses={204: None})
@@ -96,6 +108,8 @@ class ApiConnectionDetailApi(APIView):
 
 
 class ApiConnectionVerifyApi(APIView):
+    api_key_scopes: dict[str, str] = {}
+
     @extend_schema(request=None, responses=ApiConnectionOutputSerializer)
     def post(self, request: Request, connection_id: str) -> Response:
         connection = api_connection_verify(actor=request_user(request), connection_id=connection_id)
