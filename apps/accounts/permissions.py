@@ -28,7 +28,8 @@ def required_api_key_scope(view: Any, method: str) -> str | None:
         return ApiKeyScope.READ.value if method in SAFE_METHODS else None
     if method in {"HEAD", "OPTIONS"} and method not in declared:
         method = "GET"
-    return declared.get(method)
+    scope = declared.get(method)
+    return str(scope) if scope is not None else None
 
 
 class ApiKeyScopePermission(BasePermission):
@@ -41,7 +42,7 @@ class ApiKeyScopePermission(BasePermission):
             raise CodedPermissionDenied(NOT_FOR_KEYS, code=AccountsErrorCode.API_KEY_NOT_ALLOWED)
         if scope not in api_key.scopes:
             raise CodedPermissionDenied(
-                f"This API key lacks the {scope!r} scope that this operation needs; create a key with it.",
+                f"This API key lacks the '{scope}' scope that this operation needs; create a key with it.",
                 code=AccountsErrorCode.API_KEY_SCOPE_MISSING,
                 extra={"required_scope": scope, "key_scopes": list(api_key.scopes)},
             )
