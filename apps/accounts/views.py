@@ -118,7 +118,7 @@ def _staff_landing(user: User) -> str | None:
 def _pending_sign_in(request: HttpRequest) -> tuple[User, str] | None:
     """The user whose password was right a moment ago on this session, and where they were going."""
     pending = request.session.get(PENDING_SIGN_IN_KEY)
-    if not isinstance(pending, dict) or time.time() - float(pending.get("at", 0)) > PENDING_SIGN_IN_SECONDS:
+    if not isinstance(pending, dict) or not pending.get("user") or time.time() - float(pending.get("at", 0)) > PENDING_SIGN_IN_SECONDS:
         return None
     user = User.objects.filter(pk=str(pending.get("user", "")), is_active=True).first()
     return (user, str(pending.get("next", ""))) if user is not None else None

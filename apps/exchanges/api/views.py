@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.accounts.api.serializers import ErrorOutputSerializer
 from apps.accounts.auth import request_user
 from apps.accounts.enums import ApiKeyScope
 from apps.accounts.step_up import step_up_verify
@@ -55,6 +56,11 @@ class SymbolListApi(generics.ListAPIView):
         return symbol_list(exchange=exchange, market_type=market_type, search=params.get("search", ""))
 
 
+STEP_UP_REFUSED = OpenApiResponse(
+    ErrorOutputSerializer,
+    description="`api_key_not_allowed`: API keys cannot manage connections; `otp_required` / `otp_invalid`: two-factor is on and `otp` is missing, wrong or used.",
+)
+
 # API keys may list and read connections but never create, change, verify or remove them.
 CONNECTIONS_READ_ONLY_FOR_KEYS = {"GET": ApiKeyScope.READ.value}
 
@@ -66,7 +72,14 @@ class ApiConnectionListCreateApi(generics.ListAPIView):
     def get_queryset(self) -> QuerySet[ApiConnection]:
         return api_connection_list(actor=request_user(self.request))
 
-    @extend_schema(request=ApiConnectionCreateInputSerializer, responses={201: ApiConnectionOutputSerializer})
+    @extend_schema(
+        request=ApiConnectionCreateInputSerializer,
+        responses={
+            201: ApiConnectionOutputSerializer,
+            400: OpenApiResponse(ErrorOutputSerializer, description="A field is invalid or the exchange is unknown."),
+            403: STEP_UP_REFUSED,
+        },
+    )
     def post(self, request: Request) -> Response:
         serializer = ApiConnectionCreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -92,7 +105,15 @@ class ApiConnectionDetailApi(APIView):
         connection = api_connection_get(actor=request_user(request), connection_id=connection_id)
         return Response(ApiConnectionOutputSerializer(connection).data)
 
-    @extend_schema(request=ApiConnectionUpdateInputSerializer, responses=ApiConnectionOutputSerializer)
+    @extend_schema(
+        request=ApiConnectionUpdateInputSerializer,
+        responses={
+            200: ApiConnectionOutputSerializer,
+            400: OpenApiResponse(ErrorOutputSerializer, description="A field is invalid."),
+            403: STEP_UP_REFUSED,
+            404: OpenApiResponse(ErrorOutputSerializer, description="No such connection of yours."),
+        },
+    )
     def patch(self, request: Request, connection_id: str) -> Response:
         serializer = ApiConnectionUpdateInputSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
