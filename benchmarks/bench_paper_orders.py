@@ -39,7 +39,7 @@ def _traders() -> list[tuple[Any, str, Any]]:
     traders = []
     for index in range(CLIENTS):
         user = User.objects.create_user(f"bench-paper-{index}-{os.getpid()}@example.com", password=None)
-        key = api_key_create(actor=user, name="benchmark").plaintext
+        key = api_key_create(actor=user, name="benchmark", scopes=["read", "trade"]).plaintext
         account = paper_account_create(actor=user, exchange=sim, initial_balances={"USDT": "100000000", "BTC": "1000"})
         traders.append((user, key, account))
     return traders

@@ -1,7 +1,10 @@
 from django.contrib import admin
+from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import BaseUserCreationForm, UserChangeForm
-from django.http import HttpRequest
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
 
 from apps.accounts.models import ApiKey, User
 
@@ -46,3 +49,11 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+
+def _admin_login(request: HttpRequest, extra_context: dict[str, object] | None = None) -> HttpResponse:
+    """The admin signs in through the platform's sign-in page, so its throttle and two-factor apply."""
+    return redirect_to_login(request.GET.get(REDIRECT_FIELD_NAME) or reverse("admin:index"), login_url=reverse("accounts:login"))
+
+
+admin.site.login = _admin_login  # type: ignore[method-assign]

@@ -9,6 +9,7 @@ class AccountsConfig(AppConfig):
     def ready(self) -> None:
         from auditlog.registry import auditlog
 
+        import apps.accounts.api.schema  # noqa: F401  (registers the OpenAPI security schemes)
         from apps.accounts.models import ApiKey, User
 
         auditlog.register(User, exclude_fields=["password", "last_login", "updated_at"])

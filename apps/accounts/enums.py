@@ -21,3 +21,19 @@ class AccountsErrorCode(models.TextChoices):
     API_KEY_REVOKED = "api_key_revoked"
     API_KEY_INVALID = "api_key_invalid"
     API_KEY_LIMIT = "api_key_limit"
+    API_KEY_EXPIRED = "api_key_expired"
+    API_KEY_ADDRESS_REFUSED = "api_key_address_refused"
+    API_KEY_SCOPE_MISSING = "api_key_scope_missing"
+    API_KEY_NOT_ALLOWED = "api_key_not_allowed"
+    INVALID_CREDENTIALS = "authentication_failed"
+    OTP_REQUIRED = "otp_required"
+    OTP_INVALID = "otp_invalid"
+    TWO_FACTOR_ALREADY_ENABLED = "two_factor_already_enabled"
+    TWO_FACTOR_NOT_ENABLED = "two_factor_not_enabled"
+    TOKEN_REVOKED = "token_revoked"
+
+
+class ApiKeyScope(models.TextChoices):
+    READ = "read", "Read: accounts, balances, orders, positions, bots, market data"
+    TRADE = "trade", "Trade: place and cancel orders, close positions"
+    BOTS = "bots", "Bots: create, change, start, pause, resume and stop bots"

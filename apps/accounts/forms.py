@@ -3,18 +3,13 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib.auth import authenticate
 from django.contrib.auth.forms import PasswordChangeForm, SetPasswordForm
 from django.http import HttpRequest
 
-from apps.accounts.enums import QuoteCurrency, Theme
+from apps.accounts.enums import ApiKeyScope, QuoteCurrency, Theme
 from apps.accounts.models import TIME_ZONE_CHOICES, User
-from apps.accounts.services import (
-    login_failure_register,
-    login_failures_clear,
-    login_throttle_check,
-    user_set_password,
-)
+from apps.accounts.services import sign_in_password, user_set_password
+from apps.core.client_address import client_address
 from apps.core.errors import ApplicationError
 
 
@@ -58,16 +53,11 @@ class EmailLoginForm(forms.Form):
         email, password = data.get("email"), data.get("password")
         if not email or not password:
             return data
+        address = client_address(self.request) if self.request is not None else ""
         try:
-            login_throttle_check(email=email)
+            self.user_cache = sign_in_password(request=self.request, email=email, password=password, address=address)
         except ApplicationError as exc:
             raise forms.ValidationError(exc.message, code=exc.code) from None
-        user = authenticate(self.request, email=email, password=password)
-        if user is None or not user.is_active:
-            login_failure_register(email=email)
-            raise forms.ValidationError("Email or password is wrong.", code="invalid_login")
-        login_failures_clear(email=email)
-        self.user_cache = user
         return data
 
     def get_user(self) -> User | None:
@@ -81,8 +71,53 @@ class PreferencesForm(forms.Form):
     theme = forms.ChoiceField(choices=Theme.choices)
 
 
+class SecondFactorForm(forms.Form):
+    otp = forms.CharField(
+        label="Code",
+        max_length=16,
+        help_text="6 digits from your authenticator app, or a recovery code such as abcde-fghjk.",
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "autofocus": True}),
+    )
+
+
+class TotpConfirmForm(forms.Form):
+    code = forms.CharField(
+        label="Code from the app",
+        max_length=12,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}),
+    )
+
+
+class TwoFactorDisableForm(forms.Form):
+    code = forms.CharField(
+        label="Code",
+        max_length=16,
+        help_text="6 digits from your authenticator app, or a recovery code.",
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "autofocus": True}),
+    )
+
+
+API_KEY_EXPIRY_CHOICES = [("", "Never"), ("1", "1 day"), ("7", "7 days"), ("30", "30 days"), ("90", "90 days"), ("365", "1 year")]
+
+
 class ApiKeyCreateForm(forms.Form):
     name = forms.CharField(max_length=80, label="Key name", widget=forms.TextInput(attrs={"placeholder": "e.g. grid bot on BTC/USDT"}))
+    scopes = forms.MultipleChoiceField(
+        choices=ApiKeyScope.choices,
+        initial=[ApiKeyScope.READ],
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": "Choose at least one scope (read, trade, bots)."},
+    )
+    expires_in_days = forms.TypedChoiceField(choices=API_KEY_EXPIRY_CHOICES, coerce=int, empty_value=None, required=False, label="Expires after")
+    allowed_networks = forms.CharField(
+        required=False,
+        label="Allowed addresses (optional)",
+        help_text="IP addresses or networks the key may be used from, separated by commas or spaces, e.g. 203.0.113.7, 10.0.0.0/8. Empty: any.",
+        widget=forms.TextInput(attrs={"placeholder": "any address"}),
+    )
+
+    def network_list(self) -> list[str]:
+        return self.cleaned_data.get("allowed_networks", "").replace(",", " ").split()
 
 
 class ServicePasswordChangeForm(PasswordChangeForm):

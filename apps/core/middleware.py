@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
+from apps.core.client_address import client_address
 from apps.core.logging import current_request_id
 from apps.core.metrics import http_request_seconds, http_requests_total
 from apps.core.request_context import current_ip_address
@@ -26,7 +27,7 @@ class RequestIdMiddleware:
         request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         request.request_id = request_id  # type: ignore[attr-defined]
         token = current_request_id.set(request_id)
-        ip_token = current_ip_address.set(request.META.get("REMOTE_ADDR") or None)
+        ip_token = current_ip_address.set(client_address(request))
         try:
             response = self.get_response(request)
         finally:

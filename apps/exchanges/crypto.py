@@ -7,11 +7,11 @@ To rotate: put a new key first, run `manage.py rotate_encryption_keys`, then dro
 from __future__ import annotations
 
 import json
-from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 
+from apps.core.crypto import field_cipher
 from apps.core.errors import ApplicationError
 from apps.exchanges.gateways.base import Credentials
 
@@ -21,13 +21,8 @@ class CredentialsUnreadableError(ApplicationError):
     default_code = "credentials_unreadable"
 
 
-@lru_cache(maxsize=4)
-def _cipher(keys: tuple[str, ...]) -> MultiFernet:
-    return MultiFernet([Fernet(key.encode()) for key in keys])
-
-
 def cipher() -> MultiFernet:
-    return _cipher(tuple(settings.FIELD_ENCRYPTION_KEYS))
+    return field_cipher()
 
 
 def encrypt_credentials(credentials: Credentials) -> str:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -8,13 +9,14 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.accounts.auth import request_user
 from apps.accounts.forms import apply_application_error
+from apps.accounts.step_up import OTP_FIELD, add_step_up_field, step_up_verify
 from apps.core.errors import ApplicationError
 from apps.exchanges.forms import ApiConnectionForm
 from apps.exchanges.selectors import api_connection_list
 from apps.exchanges.services import api_connection_create, api_connection_delete, api_connection_verify
 
 
-def _render(request: HttpRequest, form: ApiConnectionForm, status: int = 200, flash: str = "", flash_kind: str = "success") -> HttpResponse:
+def _render(request: HttpRequest, form: forms.Form, status: int = 200, flash: str = "", flash_kind: str = "success") -> HttpResponse:
     context = {
         "active_section": "settings",
         "form": form,
@@ -29,12 +31,14 @@ def _render(request: HttpRequest, form: ApiConnectionForm, status: int = 200, fl
 @login_required
 @require_http_methods(["GET", "POST"])
 def connections_view(request: HttpRequest) -> HttpResponse:
+    user = request_user(request)
     if request.method == "GET":
-        return _render(request, ApiConnectionForm())
-    form = ApiConnectionForm(request.POST)
+        return _render(request, add_step_up_field(ApiConnectionForm(), request, user))
+    form = add_step_up_field(ApiConnectionForm(request.POST), request, user)
     if form.is_valid():
         data = form.cleaned_data
         try:
+            step_up_verify(request, user, data.get(OTP_FIELD))
             connection = api_connection_create(
                 actor=request_user(request),
                 exchange=data["exchange"],
@@ -47,7 +51,11 @@ def connections_view(request: HttpRequest) -> HttpResponse:
         except ApplicationError as exc:
             apply_application_error(form, exc)
         else:
-            return _render(request, ApiConnectionForm(), flash=f"Saved {connection.label}. Press Verify to check it with {connection.exchange.name}.")
+            return _render(
+                request,
+                add_step_up_field(ApiConnectionForm(), request, user),
+                flash=f"Saved {connection.label}. Press Verify to check it with {connection.exchange.name}.",
+            )
     return _render(request, form, status=400)
 
 

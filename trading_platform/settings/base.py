@@ -48,6 +48,7 @@ THIRD_PARTY_APPS = [
     "channels",
     "rest_framework",
     "rest_framework_simplejwt",
+    "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
@@ -84,6 +85,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "apps.accounts.middleware.UserTimezoneMiddleware",
+    "apps.accounts.middleware.StaffTwoFactorMiddleware",
     "auditlog.middleware.AuditlogMiddleware",
     "apps.core.middleware.ApplicationErrorMiddleware",
 ]
@@ -166,8 +168,26 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# --- Sign-in security: throttling, client address, two-factor, tokens ------------------
+# Failed sign-ins are counted per (email, client address) and per client address; at its
+# limit a counter waits LOGIN_LOCKOUT_SECONDS, doubling with each further failure up to
+# LOGIN_LOCKOUT_MAX_SECONDS. Failures are forgotten LOGIN_FAILURE_WINDOW_SECONDS after the last.
 LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+LOGIN_ADDRESS_FAILURE_LIMIT = env_int("LOGIN_ADDRESS_FAILURE_LIMIT", 20, minimum=1)
 LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 900, minimum=1)
+LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 60, minimum=1)
+LOGIN_LOCKOUT_MAX_SECONDS = env_int("LOGIN_LOCKOUT_MAX_SECONDS", 900, minimum=1)
+# How many reverse proxies stand in front of the web server; X-Forwarded-For is read only
+# when this is above 0, and then the entry the outermost proxy wrote is the client.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
+# Staff without two-factor authentication are sent to set it up before anything else.
+REQUIRE_STAFF_2FA = env_bool("REQUIRE_STAFF_2FA", False)
+# How long a two-factor code entered in a session covers sensitive changes.
+TWO_FACTOR_STEP_UP_SECONDS = env_int("TWO_FACTOR_STEP_UP_SECONDS", 300, minimum=1)
+# JWT access tokens live at most 15 minutes; refresh tokens rotate on every use.
+JWT_ACCESS_MAX_MINUTES = 15
+# --- end of sign-in security -----------------------------------------------------------
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -197,10 +217,10 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "trading@localhost")
 REST_FRAMEWORK: Any = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "apps.accounts.authentication.ApiKeyAuthentication",
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "apps.accounts.authentication.EpochJWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated", "apps.accounts.permissions.ApiKeyScopePermission"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "apps.core.api.pagination.StandardPagination",
     "PAGE_SIZE": 50,
@@ -214,25 +234,27 @@ REST_FRAMEWORK: Any = {
         "auth": env_str("API_THROTTLE_AUTH", "20/min"),
     },
     "EXCEPTION_HANDLER": "apps.core.api.exceptions.api_exception_handler",
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer", "rest_framework.renderers.BrowsableAPIRenderer"],
     "COERCE_DECIMAL_TO_STRING": True,
 }
 SIMPLE_JWT: Any = {
-    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 15, minimum=1)),
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=min(env_int("JWT_ACCESS_MINUTES", 15, minimum=1), JWT_ACCESS_MAX_MINUTES)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("JWT_REFRESH_DAYS", 7, minimum=1)),
     "USER_ID_FIELD": "id",
     "UPDATE_LAST_LOGIN": True,
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
 }
 SPECTACULAR_SETTINGS: Any = {
     "TITLE": "Trading Platform API",
-    "DESCRIPTION": "Multi-exchange trading, bots, backtests. Authenticate with a JWT (Bearer) or `Authorization: Api-Key <key>`.",
+    "DESCRIPTION": "Multi-exchange trading, bots, backtests. Authenticate with a JWT (Bearer) or `Authorization: Api-Key <key>`; a key works only for the operations its scopes (read, trade, bots) allow.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "APPEND_COMPONENTS": {"securitySchemes": {"ApiKeyAuth": {"type": "apiKey", "in": "header", "name": "Authorization"}}},
 }
 
 # Celery

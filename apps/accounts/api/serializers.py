@@ -1,35 +1,33 @@
 from __future__ import annotations
 
-from typing import Any
+from rest_framework import serializers
 
-from rest_framework import exceptions, serializers
-from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
-
-from apps.accounts.enums import QuoteCurrency, Theme
+from apps.accounts.enums import ApiKeyScope, QuoteCurrency, Theme
 from apps.accounts.models import TIME_ZONE_CHOICES, ApiKey, User
-from apps.accounts.services import login_failure_register, login_failures_clear, login_throttle_check
-from apps.core.errors import ApplicationError
 
 
-class ThrottledTokenObtainSerializer(TokenObtainPairSerializer):
-    """JWT login with the same failure throttling as the sign-in page."""
+class TokenObtainInputSerializer(serializers.Serializer):
+    email = serializers.CharField(max_length=254)
+    password = serializers.CharField(max_length=4096, trim_whitespace=False, style={"input_type": "password"})
+    otp = serializers.CharField(
+        max_length=16,
+        required=False,
+        allow_blank=True,
+        help_text="The current code from the authenticator app, or a recovery code; required once two-factor authentication is on.",
+    )
 
-    default_error_messages = {"no_active_account": "Email or password is wrong."}
 
-    def validate(self, attrs: dict[str, Any]) -> dict[str, str]:
-        email = str(attrs.get(self.username_field, "")).strip().lower()
-        attrs[self.username_field] = email
-        try:
-            login_throttle_check(email=email)
-        except ApplicationError:
-            raise
-        try:
-            data = super().validate(attrs)
-        except exceptions.AuthenticationFailed:
-            login_failure_register(email=email)
-            raise
-        login_failures_clear(email=email)
-        return data
+class TokenPairOutputSerializer(serializers.Serializer):
+    access = serializers.CharField(help_text="Access token, valid 15 minutes at most.")
+    refresh = serializers.CharField(help_text="Refresh token; each use returns a new one and ends this one.")
+
+
+class TokenRefreshInputSerializer(serializers.Serializer):
+    refresh = serializers.CharField()
+
+
+class LogoutInputSerializer(serializers.Serializer):
+    refresh = serializers.CharField(help_text="The refresh token to end.")
 
 
 class MeOutputSerializer(serializers.ModelSerializer):
@@ -51,12 +49,29 @@ class ApiKeyOutputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ApiKey
-        fields = ["id", "name", "prefix", "created_at", "last_used_at", "revoked_at", "is_active"]
+        fields = ["id", "name", "prefix", "scopes", "expires_at", "allowed_networks", "created_at", "last_used_at", "revoked_at", "is_active"]
         read_only_fields = fields
 
 
 class ApiKeyCreateInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=80)
+    scopes = serializers.ListField(
+        child=serializers.ChoiceField(choices=ApiKeyScope.choices),
+        min_length=1,
+        max_length=len(ApiKeyScope.values),
+        default=[ApiKeyScope.READ.value],
+        help_text="read (default), trade, bots.",
+    )
+    expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None, help_text="After this moment the key is refused; empty: never.")
+    allowed_networks = serializers.ListField(
+        child=serializers.CharField(max_length=49),
+        max_length=20,
+        default=list,
+        help_text="IP addresses or CIDR networks the key may be used from; empty: any.",
+    )
+    otp = serializers.CharField(
+        max_length=12, required=False, allow_blank=True, help_text="A current two-factor code; needed for a key with the trade scope when two-factor is on."
+    )
 
 
 class ApiKeyCreatedOutputSerializer(ApiKeyOutputSerializer):
@@ -65,3 +80,11 @@ class ApiKeyCreatedOutputSerializer(ApiKeyOutputSerializer):
     class Meta(ApiKeyOutputSerializer.Meta):
         fields = [*ApiKeyOutputSerializer.Meta.fields, "key"]
         read_only_fields = fields
+
+
+class ErrorOutputSerializer(serializers.Serializer):
+    """The body of every API error."""
+
+    code = serializers.CharField(help_text="Machine-readable reason, e.g. otp_invalid, api_key_scope_missing.")
+    message = serializers.CharField(help_text="One sentence for a person.")
+    extra = serializers.DictField(help_text="Details: fields in error, the scope needed, seconds to wait.")

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from django.db.models import F, QuerySet
 from drf_spectacular.utils import extend_schema
@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.auth import request_user
+from apps.accounts.enums import ApiKeyScope
 from apps.backtesting.models import Optimisation, OptimisationMethod
 from apps.backtesting.optimisation import OBJECTIVES, optimisation_create
 from apps.backtesting.optimisation_views import optimisation_get
@@ -68,6 +69,7 @@ class OptimisationOutputSerializer(serializers.ModelSerializer):
 
 
 class OptimisationListCreateApi(generics.ListAPIView):
+    api_key_scopes: ClassVar[dict[str, str]] = {"GET": ApiKeyScope.READ, "POST": ApiKeyScope.BOTS}
     serializer_class = OptimisationOutputSerializer
 
     def get_queryset(self) -> QuerySet[Optimisation]:

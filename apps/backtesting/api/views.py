@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from django.db.models import QuerySet
 from django.http import HttpResponse
@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.auth import request_user
+from apps.accounts.enums import ApiKeyScope
 from apps.backtesting.api.serializers import BacktestCreateInputSerializer, BacktestDetailOutputSerializer, BacktestOutputSerializer
 from apps.backtesting.forms import DEFAULT_DAYS
 from apps.backtesting.models import Backtest, RunStatus
@@ -29,6 +30,7 @@ CSV_RESPONSES: dict[Any, Any] = {
 
 
 class BacktestListCreateApi(generics.ListAPIView):
+    api_key_scopes: ClassVar[dict[str, str]] = {"GET": ApiKeyScope.READ, "POST": ApiKeyScope.BOTS}
     serializer_class = BacktestOutputSerializer
 
     @extend_schema(

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
@@ -8,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.auth import request_user
+from apps.accounts.enums import ApiKeyScope
 from apps.bots.api.serializers import BotCreateInputSerializer, BotLogEntrySerializer, BotOutputSerializer, BotUpdateInputSerializer
 from apps.bots.models import Bot, BotLogEntry, BotStatus
 from apps.bots.selectors import bot_get, bot_list
@@ -18,6 +21,7 @@ from apps.portfolio.selectors import trading_account_get
 
 
 class BotListCreateApi(generics.ListAPIView):
+    api_key_scopes: ClassVar[dict[str, str]] = {"GET": ApiKeyScope.READ, "POST": ApiKeyScope.BOTS}
     serializer_class = BotOutputSerializer
 
     @extend_schema(
@@ -66,6 +70,8 @@ class BotListCreateApi(generics.ListAPIView):
 
 
 class BotDetailApi(APIView):
+    api_key_scopes: ClassVar[dict[str, str]] = {"GET": ApiKeyScope.READ, "PATCH": ApiKeyScope.BOTS, "DELETE": ApiKeyScope.BOTS}
+
     @extend_schema(responses={200: BotOutputSerializer}, description="One of your bots.")
     def get(self, request: Request, bot_id: str) -> Response:
         return Response(BotOutputSerializer(bot_get(actor=request_user(request), bot_id=bot_id)).data)
@@ -87,6 +93,7 @@ class BotDetailApi(APIView):
 
 
 class BotActionApi(APIView):
+    api_key_scopes: ClassVar[dict[str, str]] = {"POST": ApiKeyScope.BOTS}
     action_name = ""
 
     @extend_schema(request=None, responses={200: BotOutputSerializer}, description="A lifecycle action; one the bot's status does not allow is a 409.")

@@ -27,7 +27,11 @@ _DRF_CODES = {
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, ApplicationError):
-        return Response(exc.as_dict(), status=exc.status_code)
+        error_response = Response(exc.as_dict(), status=exc.status_code)
+        retry_after = exc.extra.get("retry_after_seconds")
+        if exc.status_code == status.HTTP_429_TOO_MANY_REQUESTS and isinstance(retry_after, int):
+            error_response["Retry-After"] = str(retry_after)
+        return error_response
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
@@ -44,8 +48,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         }
         response.status_code = status.HTTP_400_BAD_REQUEST
         return response
-    code = next((name for cls, name in _DRF_CODES.items() if isinstance(exc, cls)), "error")
-    extra: dict[str, Any] = {}
+    code = getattr(exc, "error_code", None) or next((name for cls, name in _DRF_CODES.items() if isinstance(exc, cls)), "error")
+    extra: dict[str, Any] = dict(getattr(exc, "error_extra", {}))
     wait = getattr(exc, "wait", None)
     if isinstance(exc, exceptions.Throttled) and wait is not None:
         extra["retry_after_seconds"] = int(wait)

@@ -55,6 +55,9 @@ class ApiConnectionCreateInputSerializer(serializers.Serializer):
     secret = serializers.CharField(max_length=512, write_only=True, trim_whitespace=True)
     passphrase = serializers.CharField(max_length=256, write_only=True, required=False, allow_blank=True, default="")
     testnet = serializers.BooleanField(default=False)
+    otp = serializers.CharField(
+        max_length=12, required=False, allow_blank=True, write_only=True, help_text="A current two-factor code; required when two-factor authentication is on."
+    )
 
 
 class ApiConnectionUpdateInputSerializer(serializers.Serializer):
@@ -63,3 +66,6 @@ class ApiConnectionUpdateInputSerializer(serializers.Serializer):
     secret = serializers.CharField(max_length=512, write_only=True, required=False)
     passphrase = serializers.CharField(max_length=256, write_only=True, required=False, allow_blank=True)
     testnet = serializers.BooleanField(required=False)
+    otp = serializers.CharField(
+        max_length=12, required=False, allow_blank=True, write_only=True, help_text="A current two-factor code; required when two-factor authentication is on."
+    )

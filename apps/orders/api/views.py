@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.auth import request_user
+from apps.accounts.enums import ApiKeyScope
 from apps.accounts.models import User
 from apps.core.api.params import datetime_param
 from apps.core.errors import ValidationError
@@ -72,6 +73,7 @@ def _status_param(params: Mapping[str, Any]) -> tuple[str, str]:
 
 
 class OrderListCreateApi(generics.ListAPIView):
+    api_key_scopes: ClassVar[dict[str, str]] = {"GET": ApiKeyScope.READ, "POST": ApiKeyScope.TRADE}
     serializer_class = OrderOutputSerializer
 
     @extend_schema(
@@ -159,6 +161,8 @@ class OrderDetailApi(APIView):
 
 
 class OrderCancelApi(APIView):
+    api_key_scopes: ClassVar[dict[str, str]] = {"POST": ApiKeyScope.TRADE}
+
     @extend_schema(
         request=None,
         responses={200: OrderOutputSerializer, 409: OpenApiResponse(description="The order is no longer open.")},

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django.db.models import Prefetch, QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.auth import request_user
+from apps.accounts.enums import ApiKeyScope
 from apps.core.errors import NotFoundError
 from apps.exchanges.selectors import api_connection_get, exchange_get
 from apps.orders.api.serializers import OrderOutputSerializer
@@ -30,6 +31,7 @@ from apps.portfolio.services import live_account_create, paper_account_create
 
 
 class TradingAccountListCreateApi(generics.ListAPIView):
+    api_key_scopes: ClassVar[dict[str, str]] = {"GET": ApiKeyScope.READ, "POST": ApiKeyScope.TRADE}
     serializer_class = TradingAccountOutputSerializer
 
     @extend_schema(parameters=[MODE_PARAM], description="Your trading accounts with their balances.")
@@ -112,6 +114,8 @@ class PositionListApi(generics.ListAPIView):
 
 
 class PositionCloseApi(APIView):
+    api_key_scopes: ClassVar[dict[str, str]] = {"POST": ApiKeyScope.TRADE}
+
     @extend_schema(
         request=PositionCloseInputSerializer,
         responses={201: OrderOutputSerializer},

@@ -1,17 +1,22 @@
 from __future__ import annotations
 
+from typing import ClassVar
+
 from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.auth import request_user
+from apps.accounts.enums import ApiKeyScope
 from apps.risk.api.serializers import RiskLimitsInputSerializer, RiskLimitsOutputSerializer
 from apps.risk.services import risk_limits_get, risk_limits_update
 
 
 class RiskLimitsApi(APIView):
     """Your limits across every account and bot; each order is checked against them before it is placed."""
+
+    api_key_scopes: ClassVar[dict[str, str]] = {"GET": ApiKeyScope.READ}
 
     @extend_schema(responses=RiskLimitsOutputSerializer)
     def get(self, request: Request) -> Response:

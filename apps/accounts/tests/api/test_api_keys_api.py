@@ -1,10 +1,13 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 import pytest
+import time_machine
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from apps.accounts.models import ApiKey, User
 from apps.accounts.services import api_key_create, api_key_revoke
@@ -15,6 +18,7 @@ pytestmark = pytest.mark.django_db
 
 ME_URL = reverse("api-me")
 KEYS_URL = reverse("api-api-keys")
+READ_URL = reverse("api-exchanges")
 
 
 def _revoke_url(api_key_id: object) -> str:
@@ -25,10 +29,9 @@ def test_an_api_key_signs_a_bot_in_and_records_its_last_use(client: Client, user
     created = api_key_create(actor=user, name="bot")
     assert created.api_key.last_used_at is None
 
-    response = client.get(ME_URL, headers=api_key_header(created.plaintext))
+    response = client.get(READ_URL, headers=api_key_header(created.plaintext))
 
     assert response.status_code == 200
-    assert response.json()["email"] == user.email
     created.api_key.refresh_from_db()
     assert created.api_key.last_used_at is not None
 
@@ -63,7 +66,9 @@ def test_creating_a_key_returns_it_once_and_it_works(client: Client, user: User)
     assert body["is_active"] is True
     assert API_KEY_PATTERN.fullmatch(body["key"])
     assert body["key"].startswith(f"tpk_{body['prefix']}.")
-    assert client.get(ME_URL, headers=api_key_header(body["key"])).json()["email"] == user.email
+    assert body["scopes"] == ["read"]
+    assert response["Cache-Control"] == "no-store"
+    assert client.get(READ_URL, headers=api_key_header(body["key"])).status_code == 200
 
 
 def test_listing_keys_never_shows_a_key_or_its_hash(client: Client, user: User) -> None:
@@ -124,13 +129,111 @@ def test_a_key_id_that_is_not_yours_is_a_404_and_nothing_changes(client: Client,
     assert theirs.api_key.is_active
 
 
-def test_a_bot_with_an_api_key_can_manage_keys(client: Client, user: User) -> None:
-    created = api_key_create(actor=user, name="bot")
+@pytest.mark.parametrize(
+    ("method", "url", "body"),
+    [
+        ("post", KEYS_URL, {"name": "second bot"}),
+        ("get", KEYS_URL, None),
+        ("delete", "revoke", None),
+        ("get", ME_URL, None),
+        ("patch", ME_URL, {"display_name": "Mallory"}),
+        ("post", reverse("api-connections"), {"exchange": "BINANCE", "label": "x", "api_key": "k", "secret": "s"}),
+    ],
+    ids=["create-key", "list-keys", "revoke-key", "read-profile", "change-profile", "create-connection"],
+)
+def test_an_api_key_with_every_scope_can_never_manage_keys_profile_or_connections(client: Client, user: User, method: str, url: str, body: object) -> None:
+    created = api_key_create(actor=user, name="bot", scopes=["read", "trade", "bots"])
+    target = _revoke_url(created.api_key.pk) if url == "revoke" else url
 
-    response = client.post(KEYS_URL, {"name": "second bot"}, content_type="application/json", headers=api_key_header(created.plaintext))
+    response = getattr(client, method)(target, body, content_type="application/json", headers=api_key_header(created.plaintext))
 
-    assert response.status_code == 201
-    assert ApiKey.objects.filter(user=user).count() == 2
+    assert response.status_code == 403
+    assert response.json()["code"] == "api_key_not_allowed"
+    assert "session or a JWT" in response.json()["message"]
+    assert ApiKey.objects.filter(user=user).count() == 1
+    created.api_key.refresh_from_db()
+    assert created.api_key.is_active
+
+
+@pytest.mark.parametrize(
+    ("url", "scope"),
+    [(reverse("api-orders"), "trade"), (reverse("api-bots"), "bots"), (reverse("api-position-close", args=[uuid.uuid4()]), "trade")],
+    ids=["place-order", "create-bot", "close-position"],
+)
+def test_a_key_lacking_the_scope_is_403_naming_it(client: Client, user: User, url: str, scope: str) -> None:
+    created = api_key_create(actor=user, name="monitor", scopes=["read"])
+
+    response = client.post(url, {}, content_type="application/json", headers=api_key_header(created.plaintext))
+
+    assert response.status_code == 403
+    body = response.json()
+    assert body["code"] == "api_key_scope_missing"
+    assert f"lacks the '{scope}' scope" in body["message"]
+    assert body["extra"] == {"required_scope": scope, "key_scopes": ["read"]}
+
+
+def test_a_key_with_the_scope_gets_past_the_scope_check(client: Client, user: User) -> None:
+    created = api_key_create(actor=user, name="bot", scopes=["bots"])
+
+    response = client.post(reverse("api-bots"), {}, content_type="application/json", headers=api_key_header(created.plaintext))
+
+    assert response.status_code == 400  # the empty body, not the key
+    assert "fields" in response.json()["extra"]
+
+
+def test_a_key_without_read_cannot_read(client: Client, user: User) -> None:
+    created = api_key_create(actor=user, name="bot", scopes=["trade"])
+
+    response = client.get(READ_URL, headers=api_key_header(created.plaintext))
+
+    assert response.status_code == 403
+    assert response.json()["extra"]["required_scope"] == "read"
+
+
+def test_creating_a_key_through_the_api_takes_scopes_expiry_and_addresses(client: Client, user: User) -> None:
+    response = client.post(
+        KEYS_URL,
+        {"name": "bot", "scopes": ["read", "bots"], "expires_at": "2099-01-01T00:00:00Z", "allowed_networks": ["10.0.0.0/8"]},
+        content_type="application/json",
+        headers=bearer(user),
+    )
+
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["scopes"] == ["read", "bots"]
+    assert body["expires_at"].startswith("2099-01-01")
+    assert body["allowed_networks"] == ["10.0.0.0/8"]
+    listed = client.get(KEYS_URL, headers=bearer(user)).json()["results"][0]
+    assert listed["scopes"] == ["read", "bots"]
+
+
+def test_an_unknown_scope_is_a_400_naming_the_field(client: Client, user: User) -> None:
+    response = client.post(KEYS_URL, {"name": "bot", "scopes": ["admin"]}, content_type="application/json", headers=bearer(user))
+
+    assert response.status_code == 400
+    assert "scopes" in response.json()["extra"]["fields"]
+
+
+def test_a_key_used_from_an_address_outside_its_allow_list_is_403_saying_so(client: Client, user: User) -> None:
+    created = api_key_create(actor=user, name="bot", allowed_networks=["10.0.0.0/8"])
+
+    refused = client.get(READ_URL, headers=api_key_header(created.plaintext), REMOTE_ADDR="198.51.100.4")
+    allowed = client.get(READ_URL, headers=api_key_header(created.plaintext), REMOTE_ADDR="10.1.2.3")
+
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "api_key_address_refused"
+    assert "198.51.100.4" in refused.json()["message"]
+    assert allowed.status_code == 200
+
+
+def test_an_expired_key_is_403_saying_it_expired(client: Client, user: User) -> None:
+    created = api_key_create(actor=user, name="bot", expires_at=timezone.now() + timedelta(hours=1))
+
+    with time_machine.travel(timezone.now() + timedelta(hours=2), tick=False):
+        response = client.get(READ_URL, headers=api_key_header(created.plaintext))
+
+    assert response.status_code == 403
+    assert response.json()["code"] == "api_key_expired"
 
 
 def test_invalid_json_when_creating_a_key_is_a_400_parse_error(client: Client, user: User) -> None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 from django.conf import settings
-from django.test import Client
+from django.test import Client, override_settings
 from django.urls import reverse
 
 from apps.accounts.models import User
@@ -77,9 +77,37 @@ def test_after_too_many_failures_the_token_endpoint_refuses_even_the_right_passw
     assert response.status_code == 429
     body = response.json()
     assert body["code"] == "login_throttled"
-    assert body["message"].startswith("Too many failed sign-in attempts.")
-    assert body["extra"]["retry_after_minutes"] >= 1
+    assert body["message"] == "Too many failed sign-in attempts. Try again in 1 minute."
+    assert body["extra"] == {"retry_after_seconds": settings.LOGIN_LOCKOUT_SECONDS}
+    assert response["Retry-After"] == str(settings.LOGIN_LOCKOUT_SECONDS)
     assert AuditEvent.objects.filter(action="auth.login_failed", owner=user).count() == settings.LOGIN_FAILURE_LIMIT
+
+
+def test_the_right_password_from_another_address_still_gets_a_token(client: Client, user: User) -> None:
+    for _ in range(settings.LOGIN_FAILURE_LIMIT * 2):
+        client.post(TOKEN_URL, {"email": user.email, "password": "guess"}, content_type="application/json", REMOTE_ADDR="203.0.113.66")
+
+    response = client.post(TOKEN_URL, {"email": user.email, "password": DEFAULT_PASSWORD}, content_type="application/json", REMOTE_ADDR="198.51.100.10")
+
+    assert response.status_code == 200
+
+
+@override_settings(TRUSTED_PROXY_COUNT=1)
+def test_behind_a_trusted_proxy_the_forwarded_address_is_the_one_counted(client: Client, user: User) -> None:
+    def attempt(password: str, forwarded_for: str) -> object:
+        return client.post(
+            TOKEN_URL,
+            {"email": user.email, "password": password},
+            content_type="application/json",
+            REMOTE_ADDR="10.0.0.1",
+            HTTP_X_FORWARDED_FOR=forwarded_for,
+        )
+
+    for _ in range(settings.LOGIN_FAILURE_LIMIT):
+        attempt("guess", "203.0.113.66")
+
+    assert attempt(DEFAULT_PASSWORD, "6.6.6.6, 203.0.113.66").status_code == 429  # a forged first hop changes nothing
+    assert attempt(DEFAULT_PASSWORD, "198.51.100.10").status_code == 200
 
 
 def test_api_and_sign_in_page_failures_count_together(client: Client, user: User) -> None:

@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from apps.accounts.models import User
 from apps.accounts.tests.factories import DEFAULT_PASSWORD
+from apps.accounts.tokens import token_pair_for
 from apps.audit.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
@@ -104,3 +105,29 @@ def test_a_reset_for_an_unknown_email_sends_nothing_but_looks_the_same(client: C
     assert response.redirect_chain == [(reverse("accounts:password_reset_done"), 302)]
     assert "Check your email" in response.content.decode()
     assert mail.outbox == []
+
+
+def test_changing_the_password_ends_every_other_session_and_token(signed_in_client: Client, user: User) -> None:
+    other = Client()
+    other.force_login(user)
+    access = token_pair_for(user)["access"]
+
+    signed_in_client.post(
+        reverse("accounts:password_change"),
+        {"old_password": DEFAULT_PASSWORD, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
+    )
+
+    assert signed_in_client.get(reverse("accounts:settings")).status_code == 200
+    assert other.get(reverse("accounts:settings")).status_code == 302
+    assert Client().get(reverse("api-me"), headers={"Authorization": f"Bearer {access}"}).status_code == 401
+
+
+def test_a_password_reset_ends_every_session(client: Client, user: User) -> None:
+    signed_in = Client()
+    signed_in.force_login(user)
+    link = _request_reset(client, user.email)
+    set_password_url = client.get(link, follow=True).redirect_chain[-1][0]
+
+    client.post(set_password_url, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
+
+    assert signed_in.get(reverse("accounts:settings")).status_code == 302

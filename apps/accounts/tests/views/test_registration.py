@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import re
+from typing import Any
+
 import pytest
+from django.core import mail
 from django.test import Client
 from django.urls import reverse
 
@@ -23,22 +27,22 @@ def _form(**overrides: str) -> dict[str, str]:
     }
 
 
-def test_registering_signs_you_in_and_lands_on_the_dashboard(client: Client) -> None:
-    response = client.post(REGISTER_URL, _form(), follow=True)
+def test_registering_creates_the_account_and_asks_you_to_check_your_email(client: Client, django_capture_on_commit_callbacks: Any) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(REGISTER_URL, _form())
 
-    assert response.redirect_chain == [(reverse("core:dashboard"), 302)]
     assert response.status_code == 200
-    assert response.wsgi_request.user.email == "ada@example.com"
-    content = response.content.decode()
-    assert "Welcome! Your account is ready." in content
-    assert "Hello, Ada" in content
+    assert "Check your email" in response.content.decode()
     user = User.objects.get(email="ada@example.com")
+    assert user.display_name == "Ada"
     assert AuditEvent.objects.filter(action="user.registered", owner=user, actor=user).count() == 1
+    (welcome,) = mail.outbox
+    assert welcome.to == ["ada@example.com"]
+    assert "is ready" in welcome.body
 
 
 def test_an_email_registered_in_mixed_case_signs_in_in_any_case(client: Client) -> None:
     client.post(REGISTER_URL, _form(email="Ada.Lovelace@Example.com"))
-    client.logout()
 
     response = client.post(reverse("accounts:login"), {"email": "ADA.LOVELACE@example.COM", "password": DEFAULT_PASSWORD})
 
@@ -46,16 +50,29 @@ def test_an_email_registered_in_mixed_case_signs_in_in_any_case(client: Client) 
     assert response["Location"] == reverse("core:dashboard")
 
 
+def _visible_text(response: object) -> str:
+    content = response.content.decode()  # type: ignore[attr-defined]
+    return re.sub(r"[A-Za-z0-9]{64}", "<csrf token>", content)
+
+
 @pytest.mark.parametrize("email", ["taken@example.com", "Taken@Example.COM"])
-def test_an_email_already_registered_in_any_case_is_a_form_error(client: Client, email: str) -> None:
-    UserFactory(email="taken@example.com")
+def test_a_known_email_gets_the_same_answer_as_a_new_one_and_its_owner_an_email(client: Client, email: str, django_capture_on_commit_callbacks: Any) -> None:
+    owner = UserFactory(email="taken@example.com")
+    fresh = Client().post(REGISTER_URL, _form(email="fresh@example.com"))
 
-    response = client.post(REGISTER_URL, _form(email=email))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(REGISTER_URL, _form(email=email))
 
-    assert response.status_code == 400
-    assert "An account with this email already exists." in response.content.decode()
-    assert User.objects.count() == 1
+    assert response.status_code == fresh.status_code == 200
+    assert _visible_text(response).replace("taken@example.com", "X") == _visible_text(fresh).replace("fresh@example.com", "X")
+    assert User.objects.filter(email__iexact="taken@example.com").count() == 1
+    owner.refresh_from_db()
+    assert owner.check_password(DEFAULT_PASSWORD)
     assert "_auth_user_id" not in client.session
+    (warning,) = mail.outbox
+    assert warning.to == ["taken@example.com"]
+    assert "Someone tried to create a Trading Platform account" in warning.body
+    assert AuditEvent.objects.filter(action="user.registration_attempted", owner=owner).exists()
 
 
 def test_passwords_that_differ_are_a_form_error(client: Client) -> None:

@@ -80,7 +80,7 @@ def test_an_unknown_choice_is_a_form_error_and_nothing_is_saved(signed_in_client
 
 
 def test_a_new_api_key_is_shown_once_and_only_its_hash_is_kept(signed_in_client: Client, user: User) -> None:
-    response = signed_in_client.post(CREATE_KEY_URL, {"name": "grid bot"})
+    response = signed_in_client.post(CREATE_KEY_URL, {"name": "grid bot", "scopes": ["read"]})
 
     assert response.status_code == 200
     match = API_KEY_PATTERN.search(response.content.decode())
@@ -101,7 +101,7 @@ def test_a_new_api_key_is_shown_once_and_only_its_hash_is_kept(signed_in_client:
 
 
 def test_htmx_gets_only_the_api_keys_section_back(signed_in_client: Client) -> None:
-    response = signed_in_client.post(CREATE_KEY_URL, {"name": "grid bot"}, headers={"HX-Request": "true"})
+    response = signed_in_client.post(CREATE_KEY_URL, {"name": "grid bot", "scopes": ["read"]}, headers={"HX-Request": "true"})
 
     content = response.content.decode()
     assert response.status_code == 200
@@ -111,7 +111,7 @@ def test_htmx_gets_only_the_api_keys_section_back(signed_in_client: Client) -> N
 
 
 def test_a_key_without_a_name_is_a_form_error(signed_in_client: Client) -> None:
-    response = signed_in_client.post(CREATE_KEY_URL, {"name": "   "})
+    response = signed_in_client.post(CREATE_KEY_URL, {"name": "   ", "scopes": ["read"]})
 
     assert response.status_code == 400
     assert "This field is required." in response.content.decode()
@@ -152,3 +152,52 @@ def test_each_user_sees_only_their_own_keys(signed_in_client: Client, user: User
 
     assert "my bot" in content
     assert "their bot" not in content
+
+
+def test_scopes_expiry_and_addresses_chosen_on_the_page_are_kept_and_listed(signed_in_client: Client, user: User) -> None:
+    response = signed_in_client.post(
+        CREATE_KEY_URL,
+        {"name": "grid bot", "scopes": ["read", "bots"], "expires_in_days": "30", "allowed_networks": "203.0.113.7, 10.0.0.0/8"},
+    )
+
+    assert response.status_code == 200
+    assert response["Cache-Control"].startswith("max-age=0") or "no-store" in response["Cache-Control"]
+    row = ApiKey.objects.get(user=user)
+    assert row.scopes == ["read", "bots"]
+    assert row.allowed_networks == ["203.0.113.7/32", "10.0.0.0/8"]
+    assert row.expires_at is not None
+    page = signed_in_client.get(SETTINGS_URL).content.decode()
+    assert "read, bots" in page
+    assert "203.0.113.7/32, 10.0.0.0/8" in page
+
+
+def test_a_key_with_no_scope_or_a_bad_address_is_a_form_error(signed_in_client: Client) -> None:
+    no_scope = signed_in_client.post(CREATE_KEY_URL, {"name": "bot"})
+    bad_address = signed_in_client.post(CREATE_KEY_URL, {"name": "bot", "scopes": ["read"], "allowed_networks": "office"})
+
+    assert no_scope.status_code == 400
+    assert "Choose at least one scope (read, trade, bots)." in no_scope.content.decode()
+    assert bad_address.status_code == 400
+    assert "&#x27;office&#x27; is not an IP address or network" in bad_address.content.decode()
+    assert not ApiKey.objects.exists()
+
+
+def test_sign_out_everywhere_ends_this_and_every_other_session(client: Client, user: User) -> None:
+    other = Client()
+    other.force_login(user)
+    client.force_login(user)
+
+    response = client.post(reverse("accounts:sign_out_everywhere"))
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("accounts:login")
+    assert client.get(SETTINGS_URL).status_code == 302
+    assert other.get(SETTINGS_URL).status_code == 302
+    assert AuditEvent.objects.filter(action="user.signed_out_everywhere", owner=user).exists()
+
+
+def test_the_settings_page_offers_two_factor_setup_and_sign_out_everywhere(signed_in_client: Client) -> None:
+    page = signed_in_client.get(SETTINGS_URL).content.decode()
+
+    assert "Set up two-factor authentication" in page
+    assert "Sign out everywhere" in page

@@ -91,7 +91,7 @@ def test_an_amount_in_quote_is_converted_into_a_quantity(api, account, sim) -> N
 
 
 def test_an_api_key_can_place_orders(client: Client, trader, account) -> None:
-    created = api_key_create(actor=trader, name="grid bot")
+    created = api_key_create(actor=trader, name="grid bot", scopes=["read", "trade"])
 
     response = client.post(ORDERS, _market_buy(account), content_type="application/json", headers=api_key_header(created.plaintext))
 
