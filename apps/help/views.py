@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
@@ -20,6 +20,7 @@ def help_index_view(request: HttpRequest) -> HttpResponse:
 def help_guide_view(request: HttpRequest, slug: str) -> HttpResponse:
     try:
         guide = guide_get(slug=slug)
-    except GuideNotFound:
-        raise Http404(f"There is no guide named {slug!r}.") from None
+    except GuideNotFound as exc:
+        context = {"active_section": "help", "message": exc.message, "guides": guide_list()}
+        return render(request, "help/not_found.html", context, status=404)
     return render(request, "help/guide.html", {"active_section": "help", "guide": guide, "guides": guide_list()})

@@ -57,7 +57,9 @@ def test_a_guide_name_that_does_not_exist_is_a_404_page(signed_in: Client) -> No
     response = signed_in.get("/help/no-such-guide/")
 
     assert response.status_code == 404
-    assert "text/html" in response["Content-Type"]
+    html = response.content.decode()
+    assert "There is no guide named &#x27;no-such-guide&#x27;." in html
+    assert 'href="/help/getting-started/"' in html
 
 
 def test_a_guide_name_that_is_not_a_slug_is_a_404(signed_in: Client) -> None:
