@@ -28,6 +28,7 @@ urlpatterns = [
     path("bots/", include("apps.bots.urls")),
     path("strategies/", include("apps.strategies.urls")),
     path("backtests/", include("apps.backtesting.urls")),
+    path("help/", include("apps.help.urls")),
     path("admin/", admin.site.urls),
     path("health/", health_view, name="health"),
     path("metrics", metrics_view, name="metrics"),

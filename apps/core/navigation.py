@@ -25,6 +25,7 @@ MAIN_SECTIONS: list[Section] = [
     Section("risk", "Risk", "risk:limits"),
     Section("audit", "Audit", "audit:list"),
     Section("settings", "Settings", "accounts:settings"),
+    Section("help", "Help", "help:index"),
 ]
 
 PLANNED_SECTIONS: dict[str, Section] = {s.key: s for s in MAIN_SECTIONS if s.url_name == "core:planned"}

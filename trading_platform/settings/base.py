@@ -68,6 +68,7 @@ LOCAL_APPS = [
     "apps.strategies",
     "apps.backtesting",
     "apps.bots",
+    "apps.help",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
