@@ -92,7 +92,7 @@ def _worker() -> subprocess.Popen[bytes]:
 def main() -> None:
     from apps.accounts.models import User
     from apps.backtesting.models import Optimisation
-    from apps.backtesting.optimisation import optimisation_create
+    from apps.backtesting.optimisation.services import optimisation_create
     from trading_platform.celery import app
 
     symbol, start, end = _store_bars()

@@ -21,8 +21,8 @@ from apps.audit.services import audit_record
 from apps.backtesting.data import stored_bars
 from apps.backtesting.domain.engine import BacktestConfig, BacktestResult, run_backtest
 from apps.backtesting.models import Backtest, FillMode, RunStatus
+from apps.core.broadcast import push_partial_to_user
 from apps.core.errors import ApplicationError, ValidationError
-from apps.core.selectors import get_or_not_found
 from apps.exchanges.domain.timeframes import TIMEFRAMES
 from apps.exchanges.domain.types import MarketType
 from apps.exchanges.models import Symbol
@@ -255,23 +255,9 @@ def _finish(backtest: Backtest, status: str, payload: dict[str, Any] | None = No
 
 
 def _push_status(backtest_id: Any) -> None:
-    from django.template import TemplateDoesNotExist
-    from django.template.loader import render_to_string
-
-    from apps.core.broadcast import send_html_to_user_now, user_is_listening
-
     backtest = Backtest.objects.select_related("symbol").filter(pk=backtest_id).first()
-    if backtest is None or not user_is_listening(backtest.owner_id):
-        return
-    try:
-        html = render_to_string("backtesting/partials.html#backtest-status", {"backtest": backtest, "oob": True})
-    except TemplateDoesNotExist:
-        return
-    send_html_to_user_now(backtest.owner_id, html)
-
-
-def backtest_get(*, actor: Any, backtest_id: Any) -> Backtest:
-    return get_or_not_found(Backtest.objects.select_related("symbol", "symbol__exchange"), "No such backtest.", pk=backtest_id, owner=actor)
+    if backtest is not None:
+        push_partial_to_user(backtest.owner_id, "backtesting/partials.html#backtest-status", {"backtest": backtest, "oob": True})
 
 
 def trades_csv(backtest: Backtest) -> str:

@@ -15,7 +15,7 @@ def run_backtest_task(backtest_id: str) -> str:
 @shared_task(name="backtesting.start_optimisation", acks_late=True)
 @acting_for_owner_of("backtesting.Optimisation", "optimisation_id", "owner_id")
 def start_optimisation_task(optimisation_id: str) -> None:
-    from apps.backtesting.optimisation import optimisation_fail, optimisation_start
+    from apps.backtesting.optimisation.services import optimisation_fail, optimisation_start
 
     try:
         optimisation_start(optimisation_id=optimisation_id)
@@ -28,7 +28,7 @@ def start_optimisation_task(optimisation_id: str) -> None:
 @acting_for_owner_of("backtesting.Optimisation", "optimisation_id", "owner_id")
 def run_candidates_task(optimisation_id: str, candidates: list[dict]) -> int:  # type: ignore[type-arg]
     """A chunk that cannot run at all fails the optimisation: the chord would otherwise wait for ever."""
-    from apps.backtesting.optimisation import optimisation_fail, run_candidates
+    from apps.backtesting.optimisation.services import optimisation_fail, run_candidates
 
     try:
         return run_candidates(optimisation_id=optimisation_id, candidates=candidates)
@@ -40,7 +40,7 @@ def run_candidates_task(optimisation_id: str, candidates: list[dict]) -> int:  #
 @shared_task(name="backtesting.finish_batch", acks_late=True)
 @acting_for_owner_of("backtesting.Optimisation", "optimisation_id", "owner_id")
 def finish_batch_task(optimisation_id: str) -> None:
-    from apps.backtesting.optimisation import finish_batch, optimisation_fail
+    from apps.backtesting.optimisation.services import finish_batch, optimisation_fail
 
     try:
         finish_batch(optimisation_id=optimisation_id)

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from apps.backtesting import optimisation_views, views
+from apps.backtesting import views
+from apps.backtesting.optimisation import views as optimisation_views
 
 app_name = "backtesting"
 

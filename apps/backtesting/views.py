@@ -12,7 +12,6 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -23,7 +22,8 @@ from apps.accounts.auth import request_user
 from apps.accounts.models import User
 from apps.backtesting.forms import BacktestForm, StrategyParamsForm, apply_backtest_error, backtest_symbols
 from apps.backtesting.models import Backtest, RunStatus
-from apps.backtesting.services import backtest_create, backtest_get, equity_csv, trades_csv
+from apps.backtesting.selectors import backtest_get, backtest_list
+from apps.backtesting.services import backtest_create, equity_csv, trades_csv
 from apps.core.errors import ApplicationError, ConflictError, NotFoundError
 from apps.strategies.domain.registry import list_strategies
 
@@ -134,11 +134,6 @@ def _normalised(backtest: Backtest) -> list[list[float]]:
 # -- queries -------------------------------------------------------------------------------------
 
 
-def _backtests(actor: User) -> QuerySet[Backtest]:
-    """The actor's backtests, newest first, without the heavy columns (curve and trades)."""
-    return Backtest.objects.filter(owner=actor).select_related("symbol", "symbol__exchange").defer("equity_curve", "trades")
-
-
 def _strategies() -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
     strategies = list_strategies()
     return strategies, {s["name"]: s for s in strategies}
@@ -151,7 +146,7 @@ SUMMARY = [("total_return", "pct"), ("sharpe", "ratio"), ("max_drawdown", "drawd
 
 
 def _list_context(request: HttpRequest) -> dict[str, Any]:
-    page = Paginator(_backtests(request_user(request)), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(backtest_list(actor=request_user(request)), PAGE_SIZE).get_page(request.GET.get("page"))
     rows = []
     for backtest in page:
         done = backtest.status == RunStatus.DONE

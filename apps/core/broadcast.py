@@ -94,3 +94,14 @@ def rendered_in_time_zone_of(user_argument: str) -> Callable[[Callable[P, R]], C
         return wrapper
 
     return decorate
+
+
+def push_partial_to_user(user_id: uuid.UUID | str, template_name: str, context: dict[str, Any]) -> None:
+    """Render one template partial in the user's time zone and send it to the user's open pages (none open: nothing)."""
+    from django.template.loader import render_to_string
+
+    if not user_is_listening(user_id):
+        return
+    with timezone.override(user_time_zone(user_id)):
+        html = render_to_string(template_name, context)
+    send_html_to_user_now(user_id, html)

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from apps.backtesting.api import optimisation_api, views
+from apps.backtesting.api import views
+from apps.backtesting.optimisation import api as optimisation_api
 
 urlpatterns = [
     path("backtests/", views.BacktestListCreateApi.as_view(), name="api-backtests"),

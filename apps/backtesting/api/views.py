@@ -17,7 +17,8 @@ from apps.accounts.enums import ApiKeyScope
 from apps.backtesting.api.serializers import BacktestCreateInputSerializer, BacktestDetailOutputSerializer, BacktestOutputSerializer
 from apps.backtesting.forms import DEFAULT_DAYS
 from apps.backtesting.models import Backtest, RunStatus
-from apps.backtesting.services import backtest_create, backtest_get, equity_csv, trades_csv
+from apps.backtesting.selectors import backtest_get, backtest_list
+from apps.backtesting.services import backtest_create, equity_csv, trades_csv
 from apps.backtesting.views import csv_response, finished_backtest
 from apps.core.errors import ValidationError
 from apps.exchanges.selectors import exchange_get, symbol_get
@@ -41,7 +42,7 @@ class BacktestListCreateApi(generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self) -> QuerySet[Backtest]:
-        backtests = Backtest.objects.filter(owner=request_user(self.request)).select_related("symbol", "symbol__exchange").defer("equity_curve", "trades")
+        backtests = backtest_list(actor=request_user(self.request))
         wanted = self.request.query_params.get("status", "").strip().lower()
         if wanted:
             if wanted not in RunStatus.values:

@@ -11,7 +11,7 @@ import pytest
 from apps.accounts.tests.factories import UserFactory
 from apps.backtesting.domain.search import SearchSpaceError, dimensions, grid, next_generation, random_sample
 from apps.backtesting.models import Optimisation, OptimisationResult
-from apps.backtesting.optimisation import finish_batch, first_candidates, optimisation_create, run_candidates
+from apps.backtesting.optimisation.services import finish_batch, first_candidates, optimisation_create, run_candidates
 from apps.core.errors import ValidationError
 from apps.exchanges.models import Symbol
 from apps.market.services.demo import sim_history_seed
@@ -177,7 +177,7 @@ def test_an_optimisation_fans_out_over_the_real_workers_and_finishes(celery_work
 
 
 def test_a_candidate_whose_strategy_raises_is_recorded_with_its_error_and_the_search_finishes(sim_day, monkeypatch) -> None:
-    from apps.backtesting import optimisation as optimisation_module
+    from apps.backtesting.optimisation import services as optimisation_module
     from apps.strategies.domain.base import StrategyError
 
     symbol, start, end = sim_day
@@ -205,7 +205,7 @@ def test_a_candidate_whose_strategy_raises_is_recorded_with_its_error_and_the_se
 
 def test_a_chunk_that_cannot_run_fails_the_optimisation_instead_of_leaving_it_running(sim_day, monkeypatch) -> None:
     from apps.audit.models import AuditEvent
-    from apps.backtesting import optimisation as optimisation_module
+    from apps.backtesting.optimisation import services as optimisation_module
     from apps.backtesting.tasks import run_candidates_task
 
     symbol, start, end = sim_day

@@ -23,7 +23,7 @@ from apps.accounts.tests.factories import UserFactory
 from apps.accounts.tests.helpers import bearer
 from apps.backtesting.data import stored_bars
 from apps.backtesting.models import Optimisation, OptimisationResult
-from apps.backtesting.optimisation import finish_batch, first_candidates, optimisation_create, run_candidates
+from apps.backtesting.optimisation.services import finish_batch, first_candidates, optimisation_create, run_candidates
 from apps.backtesting.services import BacktestSettings, backtest_execute, validated_params
 from apps.exchanges.domain.types import Candle
 from apps.exchanges.tests.factories import SymbolFactory

@@ -7,7 +7,7 @@ import pytest
 from apps.accounts.tests.factories import UserFactory
 from apps.accounts.tests.helpers import bearer
 from apps.backtesting.models import Optimisation, OptimisationResult
-from apps.backtesting.optimisation import finish_batch, first_candidates, run_candidates
+from apps.backtesting.optimisation.services import finish_batch, first_candidates, run_candidates
 from apps.exchanges.models import Symbol
 from apps.market.services.demo import sim_history_seed
 

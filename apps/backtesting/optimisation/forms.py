@@ -9,7 +9,7 @@ from django import forms
 
 from apps.backtesting.forms import BacktestForm
 from apps.backtesting.models import OptimisationMethod
-from apps.backtesting.optimisation import OBJECTIVES
+from apps.backtesting.optimisation.services import OBJECTIVES
 
 NUMERIC = {"integer", "number"}
 

@@ -13,8 +13,8 @@ from rest_framework.views import APIView
 from apps.accounts.auth import request_user
 from apps.accounts.enums import ApiKeyScope
 from apps.backtesting.models import Optimisation, OptimisationMethod
-from apps.backtesting.optimisation import OBJECTIVES, optimisation_create
-from apps.backtesting.optimisation_views import optimisation_get
+from apps.backtesting.optimisation.services import OBJECTIVES, optimisation_create
+from apps.backtesting.selectors import optimisation_get, optimisation_list
 from apps.exchanges.selectors import exchange_get, symbol_get
 
 
@@ -73,7 +73,7 @@ class OptimisationListCreateApi(generics.ListAPIView):
     serializer_class = OptimisationOutputSerializer
 
     def get_queryset(self) -> QuerySet[Optimisation]:
-        return Optimisation.objects.filter(owner=request_user(self.request)).select_related("symbol").order_by("-created_at")
+        return optimisation_list(actor=request_user(self.request))
 
     @extend_schema(request=OptimisationCreateInputSerializer, responses={201: OptimisationOutputSerializer})
     def post(self, request: Request) -> Response:

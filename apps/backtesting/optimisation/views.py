@@ -17,18 +17,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 from apps.accounts.auth import request_user
 from apps.accounts.forms import apply_application_error
 from apps.backtesting.forms import backtest_symbols
-from apps.backtesting.models import Optimisation
-from apps.backtesting.optimisation import OBJECTIVES, optimisation_create
-from apps.backtesting.optimisation_forms import OptimisationForm, parse_space, range_rows
+from apps.backtesting.optimisation.forms import OptimisationForm, parse_space, range_rows
+from apps.backtesting.optimisation.services import OBJECTIVES, optimisation_create
+from apps.backtesting.selectors import optimisation_get, optimisation_list
 from apps.core.errors import ApplicationError
-from apps.core.selectors import get_or_not_found
 from apps.strategies.domain.registry import list_strategies
 
 SORTABLE = {"score", "is_total_return", "is_sharpe", "is_max_drawdown", "oos_total_return", "oos_sharpe", "oos_max_drawdown", "is_trades", "oos_trades"}
-
-
-def optimisation_get(*, actor: Any, optimisation_id: Any) -> Optimisation:
-    return get_or_not_found(Optimisation.objects.select_related("symbol", "symbol__exchange"), "No such optimisation.", pk=optimisation_id, owner=actor)
 
 
 def _context(request: HttpRequest, form: OptimisationForm, strategy: dict[str, Any] | None, range_errors: dict[str, str] | None = None) -> dict[str, Any]:
@@ -39,7 +34,7 @@ def _context(request: HttpRequest, form: OptimisationForm, strategy: dict[str, A
         "strategy": strategy,
         "ranges": range_rows(schema, request.POST if request.method == "POST" else None),
         "range_errors": range_errors or {},
-        "optimisations": Optimisation.objects.filter(owner=request_user(request)).select_related("symbol").order_by("-created_at")[:50],
+        "optimisations": optimisation_list(actor=request_user(request))[:50],
     }
 
 

@@ -29,6 +29,7 @@ from apps.backtesting.domain.metrics import compute
 from apps.backtesting.domain.search import SearchSpaceError, dimensions, grid, next_generation, random_sample, space_size
 from apps.backtesting.models import Optimisation, OptimisationMethod, OptimisationResult, RunStatus
 from apps.backtesting.services import BacktestSettings, _check_settings, backtest_execute, validated_params
+from apps.core.broadcast import push_partial_to_user
 from apps.core.errors import ValidationError
 from apps.exchanges.models import Symbol
 from apps.strategies.domain.base import StrategyError
@@ -316,19 +317,9 @@ def walk_forward_summary(optimisation: Optimisation) -> dict[str, Any]:
 
 
 def _push_progress(optimisation_id: Any) -> None:
-    from django.template import TemplateDoesNotExist
-    from django.template.loader import render_to_string
-
-    from apps.core.broadcast import send_html_to_user_now, user_is_listening
-
     optimisation = Optimisation.objects.filter(pk=optimisation_id).first()
-    if optimisation is None or not user_is_listening(optimisation.owner_id):
-        return
-    try:
-        html = render_to_string("backtesting/partials.html#optimisation-status", {"optimisation": optimisation, "oob": True})
-    except TemplateDoesNotExist:
-        return
-    send_html_to_user_now(optimisation.owner_id, html)
+    if optimisation is not None:
+        push_partial_to_user(optimisation.owner_id, "backtesting/partials.html#optimisation-status", {"optimisation": optimisation, "oob": True})
 
 
 def optimisation_fail(*, optimisation_id: Any, error: str) -> None:
