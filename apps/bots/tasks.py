@@ -27,6 +27,7 @@ from typing import Any
 from celery import shared_task
 
 from apps.bots import runner
+from apps.core.domain.backoff import backoff_delay
 from apps.core.rls import acting_for_owner_of
 from apps.exchanges.domain.types import Trade
 from apps.strategies.domain.base import Tick
@@ -53,7 +54,7 @@ def process_closed_candles_task(self: Any, symbol_id: str, timeframe: str, open_
     report = runner.process_closed_candles(symbol_id=symbol_id, timeframe=timeframe, open_time=when, bot_ids=bot_ids[:CHUNK])
     if report.deferred:
         # database trouble on some bot: try again shortly (processed bars are skipped)
-        raise self.retry(countdown=min(60, 2 ** (self.request.retries + 1)))
+        raise self.retry(countdown=backoff_delay(self.request.retries + 1, base=1.0, cap=60.0))
     return report.as_dict()
 
 
@@ -62,7 +63,7 @@ def process_bots_task(self: Any, symbol_id: str, timeframe: str, open_time: str,
     """A chunk of the bots of one closed candle (see `process_closed_candles_task`)."""
     report = runner.process_closed_candles(symbol_id=symbol_id, timeframe=timeframe, open_time=_when(open_time), bot_ids=bot_ids)
     if report.deferred:
-        raise self.retry(countdown=min(60, 2 ** (self.request.retries + 1)))
+        raise self.retry(countdown=backoff_delay(self.request.retries + 1, base=1.0, cap=60.0))
     return report.as_dict()
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -25,6 +24,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.template.loader import render_to_string
 
+from apps.core.domain.backoff import Backoff
 from apps.exchanges.domain.timeframes import TIMEFRAMES, align_open_time, timeframe_seconds
 from apps.exchanges.domain.types import Candle, OrderBook, Ticker, Trade
 from apps.exchanges.gateways.base import ExchangeGateway
@@ -57,20 +57,6 @@ class SymbolState:
     book_dirty: bool = False
     candle_dirty: bool = False
     last_snapshot: datetime | None = None
-
-
-@dataclass
-class Backoff:
-    base: float = 0.5
-    cap: float = 30.0
-    attempt: int = 0
-
-    def next_delay(self) -> float:
-        self.attempt += 1
-        return min(self.cap, self.base * 2**self.attempt) * random.uniform(0.5, 1.0)
-
-    def reset(self) -> None:
-        self.attempt = 0
 
 
 @dataclass

@@ -45,7 +45,6 @@ commit-before-send above, which commits before the call.
 from __future__ import annotations
 
 import logging
-import random
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -61,6 +60,7 @@ from django.utils import timezone
 
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
+from apps.core.domain.backoff import backoff_delay
 from apps.core.domain.formatting import plain_number
 from apps.core.errors import ApplicationError
 from apps.exchanges.crypto import decrypt_credentials
@@ -167,10 +167,8 @@ def _venue_request(order: Order) -> VenueOrderRequest:
 
 def backoff_seconds(attempt: int, error: ApplicationError | None = None) -> float:
     """Exponential backoff with jitter ("equal jitter": never at once), at least what the venue asked."""
-    ceiling = min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2 ** max(attempt, 0))
-    delay = random.uniform(ceiling / 2, ceiling)
     retry_after = (error.extra.get("retry_after_seconds") if error is not None else None) or 0
-    return max(delay, float(retry_after))
+    return backoff_delay(attempt, base=RETRY_BASE_SECONDS, cap=RETRY_CAP_SECONDS, at_least=float(retry_after))
 
 
 @contextmanager

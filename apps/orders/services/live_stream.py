@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from dataclasses import dataclass, field
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.db.models import Q
 
+from apps.core.domain.backoff import backoff_delay
 from apps.exchanges.domain.types import VenueOrder
 from apps.exchanges.gateways.registry import gateway_for
 from apps.orders.models import Order
@@ -97,7 +97,7 @@ class UserDataFollower:
             except Exception as exc:  # noqa: BLE001 - any failure: reopen later; REST reconciliation runs meanwhile
                 attempt += 1
                 self.reopened += 1
-                delay = min(BACKOFF_CAP_SECONDS, self.backoff_base * 2**attempt) * random.uniform(0.5, 1.0)
+                delay = backoff_delay(attempt, base=self.backoff_base, cap=BACKOFF_CAP_SECONDS)
                 logger.warning("user-data stream of account %s (%s) broke: %s; reopening in %.1f s", self.account_id, self.exchange_code, exc, delay)
                 try:
                     await asyncio.wait_for(stop.wait(), timeout=delay)
