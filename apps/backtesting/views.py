@@ -101,14 +101,13 @@ def monthly_table(monthly: dict[str, float]) -> list[dict[str, Any]]:
         for number in range(1, 13):
             found = years[year].get(number)
             if found is None:
-                cells.append({"month": MONTHS[number - 1], "text": "", "style": ""})
+                cells.append({"month": MONTHS[number - 1], "text": "", "css_class": ""})
                 continue
             compounded *= 1 + found
-            strength = 12 + round(58 * min(1.0, abs(found) / scale))
-            colour = "var(--tp-up)" if found >= 0 else "var(--tp-down)"
-            cells.append(
-                {"month": MONTHS[number - 1], "text": f"{found * 100:.2f} %", "style": f"background: color-mix(in srgb, {colour} {strength}%, transparent)"}
-            )
+            # Six shades per direction, as classes: the page's CSP allows no inline style.
+            strength = 1 + round(5 * min(1.0, abs(found) / scale))
+            direction = "up" if found >= 0 else "down"
+            cells.append({"month": MONTHS[number - 1], "text": f"{found * 100:.2f} %", "css_class": f"heat-{direction}-{strength}"})
         total = compounded - 1
         rows.append({"year": year, "cells": cells, "total": f"{total * 100:.2f} %", "tone": "up" if total > 0 else "down" if total < 0 else ""})
     return rows

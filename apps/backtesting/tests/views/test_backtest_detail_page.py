@@ -65,7 +65,7 @@ def test_a_finished_run_shows_every_metric_the_charts_the_monthly_heatmap_and_th
     data = _chart_data(html)
     assert data["initial"] == 10000.0 and len(data["equity"]) == 600
     heatmap = re.search(r'data-testid="monthly-returns">(.*?)</table>', html, re.S)
-    assert heatmap is not None and ">2025<" in heatmap.group(1) and "background: color-mix(in srgb, var(--tp-" in heatmap.group(1)
+    assert heatmap is not None and ">2025<" in heatmap.group(1) and 'class="heat-' in heatmap.group(1)
     assert html.count('data-testid="trade-row"') == len(backtest.trades) > 0
     assert f'href="/backtests/{backtest.pk}/trades.csv"' in html and f'href="/backtests/{backtest.pk}/equity.csv"' in html
     assert 'data-status="done"' in html and "every 2s" not in html
