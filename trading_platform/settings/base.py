@@ -69,6 +69,7 @@ LOCAL_APPS = [
     "apps.backtesting",
     "apps.bots",
     "apps.help",
+    "apps.operations",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
@@ -320,6 +321,12 @@ AUDITLOG_INCLUDE_ALL_MODELS = False
 
 # Exchange credentials at rest: Fernet keys, newest first (see apps/exchanges/crypto.py).
 FIELD_ENCRYPTION_KEYS: list[str] = env_fernet_keys("FIELD_ENCRYPTION_KEYS")
+
+# Backups (`manage.py backup`, `manage.py restore FILE`): where they go, how many the schedule
+# keeps, and how often it takes one (0: no scheduled backups).
+BACKUP_DIR = Path(env_str("BACKUP_DIR", "") or BASE_DIR / ".local" / "backups")
+BACKUP_KEEP = env_int("BACKUP_KEEP", 7, minimum=1)
+BACKUP_EVERY_HOURS = env_int("BACKUP_EVERY_HOURS", 24, minimum=0)
 
 # Market data
 CANDLE_RETENTION_DAYS: dict[str, int | None] = {"1m": 30, "5m": 90, "15m": 180, "1h": None, "4h": None, "1d": None}

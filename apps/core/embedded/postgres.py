@@ -286,3 +286,8 @@ def stop() -> bool:
         timeout=40,
     )
     return True
+
+
+def binary_path(name: str) -> Path:
+    """A binary of the embedded PostgreSQL (pg_dump, pg_restore, ...), for tools that need the server's own version."""
+    return _binary(name)
