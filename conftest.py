@@ -40,7 +40,22 @@ def _child_env(database_name: str, role: str) -> dict[str, str]:
     if role_url:
         env["DATABASE_URL"] = role_url
     env["PYTHONPATH"] = str(ROOT)
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(_child_metrics_directory())
     return env
+
+
+def _child_metrics_directory() -> Path:
+    """Where the session's child processes (worker, web server) record metrics, as under `make run`."""
+    folder = ROOT / ".local" / f"test-metrics-{os.getpid()}"
+    if not folder.exists():
+        folder.mkdir(parents=True)
+    return folder
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remove_child_metrics() -> Iterator[None]:
+    yield
+    shutil.rmtree(ROOT / ".local" / f"test-metrics-{os.getpid()}", ignore_errors=True)
 
 
 def _test_database_name() -> str:

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from apps.core.health import exchange_statuses, run_checks
+from apps.core.metrics import registry_for_scrape
 from apps.core.navigation import PLANNED_SECTIONS
 
 
@@ -46,7 +47,7 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
             {"code": "permission_denied", "message": "Metrics need a staff login or the metrics bearer token.", "extra": {}},
             status=403,
         )
-    return HttpResponse(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+    return HttpResponse(generate_latest(registry_for_scrape()), content_type=CONTENT_TYPE_LATEST)
 
 
 @login_required

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -152,6 +153,14 @@ def _require_free_port(name: str, port: int) -> None:
         raise EmbeddedServiceError(f"port {port} for {name} is already in use; stop what holds it or set {name.upper()}_PORT")
 
 
+def _fresh_metrics_directory() -> None:
+    """Every process of this run records its metrics in one emptied folder; /metrics adds them up."""
+    folder = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or paths.local_dir() / "metrics")
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+
+
 def run_platform() -> int:
     """`make run`: services, migrations, demo data, then every process until Ctrl-C."""
     web_port = int(os.environ.get("WEB_PORT", DEFAULT_WEB_PORT))
@@ -160,6 +169,7 @@ def run_platform() -> int:
     _require_free_port("flower", flower_port)
     os.environ["WEB_PORT"] = str(web_port)
     os.environ["FLOWER_PORT"] = str(flower_port)
+    _fresh_metrics_directory()
 
     holder = f"run-{os.getpid()}"
     start_services(holder)
