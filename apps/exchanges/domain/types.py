@@ -59,6 +59,8 @@ class Ticker:
     base_volume_24h: Decimal | None
     quote_volume_24h: Decimal | None
     timestamp: datetime
+    mark: Decimal | None = None
+    """A perpetual's mark price (what positions are valued and liquidated at), where the venue publishes one."""
 
     @property
     def change_24h_percent(self) -> Decimal | None:
