@@ -103,3 +103,8 @@ class Fill(models.Model):
     @property
     def notional(self) -> Decimal:
         return self.price * self.quantity
+
+    @property
+    def net_pnl(self) -> Decimal:
+        """Realised P&L less the fee: what the fill changed the wallet by (a liquidation: what was lost)."""
+        return self.realized_pnl - self.fee

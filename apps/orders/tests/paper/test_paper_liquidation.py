@@ -220,3 +220,40 @@ def test_each_venue_has_its_own_liquidation_fee() -> None:
     assert liquidation_fee_rate("BINANCE") == Decimal("0.0125")
     with override_settings(LIQUIDATION_FEE_RATES={"SIM": Decimal("0.001")}):
         assert liquidation_fee_rate("SIM") == Decimal("0.001")
+
+
+def test_a_liquidation_is_shown_on_the_positions_page_and_in_the_order_history(perp, client) -> None:
+    user, account = _trader()
+    position = _open(user, account, perp)
+    liquidation = position_liquidation_price(position)
+    assert liquidation is not None
+    _matcher(perp).on_mark(perp, _mark(perp, perp.round_price(liquidation, "down")))
+    fill = Fill.objects.get(account=account, liquidity="LIQUIDATION")
+    client.force_login(user)
+
+    positions = client.get("/positions/").content.decode()
+    orders = client.get("/orders/?tab=history").content.decode()
+
+    assert 'data-testid="liquidation-row"' in positions and "Long 50x liquidated" in positions
+    assert f'data-testid="liquidation-price">{fill.price.normalize():f}</td>' in positions
+    assert "No open positions" in positions
+    assert f'id="order-{fill.order_id}"' in orders and "liquidated: margin ratio reached 100 %" in orders
+
+
+def test_a_liquidation_is_pushed_to_the_owners_pages(perp, monkeypatch, django_capture_on_commit_callbacks) -> None:
+    from apps.orders.services import push
+
+    user, account = _trader()
+    position = _open(user, account, perp)
+    liquidation = position_liquidation_price(position)
+    assert liquidation is not None
+    sent: list[str] = []
+    monkeypatch.setattr("apps.core.broadcast.user_is_listening", lambda owner_id: True)
+    monkeypatch.setattr(push, "send_html_to_user_now", lambda owner_id, html: sent.append(html))
+    matcher = _matcher(perp)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        matcher.on_mark(perp, _mark(perp, perp.round_price(liquidation, "down")))
+
+    fill = Fill.objects.get(account=account, liquidity="LIQUIDATION")
+    assert any(f'id="order-{fill.order_id}"' in html and f'id="position-{position.pk}"' in html and "positions-changed" in html for html in sent)
