@@ -35,7 +35,7 @@ from apps.orders.domain.model import OrderStatus
 from apps.orders.enums import OPEN_STATUSES, FillLiquidityChoice, OrderSource
 from apps.orders.models import Fill, Order
 from apps.orders.services.ledger import LedgerBatch, ledger_finish_order
-from apps.orders.services.push import push_account_changes, push_order_changes
+from apps.orders.services.push import push_account_changes
 from apps.portfolio.domain.liquidation import Liquidation, liquidate, liquidation_reached
 from apps.portfolio.domain.margin import is_liquidatable, liquidation_price, maintenance_margin, margin_balance
 from apps.portfolio.models import Position
@@ -194,9 +194,7 @@ def paper_position_liquidate(*, position_id: Any, mark: Decimal, at: datetime, p
                 "canceled_orders": [None, [str(o.pk) for o in canceled]],
             },
         )
-        for canceled_order in canceled:
-            push_order_changes(canceled_order)
-        push_order_changes(order)
+        push_account_changes(owner_id=position.account.owner_id, account_id=position.account_id, symbol_id=position.symbol_id, orders_changed=True)
     logger.info("liquidated %s at %s", position, result.price)
     return order
 
