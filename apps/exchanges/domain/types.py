@@ -160,6 +160,16 @@ class VenueOrder:
     fee_currency: str | None
     timestamp: datetime
 
+    @property
+    def is_liquidation(self) -> bool:
+        """The venue closed a position by force: Binance names its liquidation orders `autoclose-...`
+        (`adl_autoclose...` for auto-deleveraging); venues that report a type report "liquidation"."""
+        client_order_id = (self.client_order_id or "").lower()
+        return client_order_id.startswith(LIQUIDATION_CLIENT_ID_PREFIXES) or self.order_type.lower() == "liquidation"
+
+
+LIQUIDATION_CLIENT_ID_PREFIXES = ("autoclose-", "adl_autoclose")
+
 
 @dataclass(frozen=True, slots=True)
 class VenuePosition:

@@ -202,6 +202,9 @@ class SimGateway:
     async def fetch_positions(self, symbols: list[str] | None = None) -> list[VenuePosition]:
         raise NotSupportedError(PAPER_ONLY)
 
+    async def fetch_liquidations(self, symbol: str, since: datetime | None = None) -> list[VenueOrder]:
+        raise NotSupportedError(PAPER_ONLY)
+
     async def set_leverage(self, symbol: str, leverage: int) -> None:
         raise NotSupportedError(PAPER_ONLY)
 

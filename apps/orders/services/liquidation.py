@@ -13,6 +13,10 @@ the pages hear of it after commit.
 
 The fill's realised P&L includes the isolated margin the venue keeps beyond the price loss
 and the fee, so realised P&L less fees is exactly what the wallet lost.
+
+Live accounts: a liquidation the venue reports (an order update flagged as one, or an entry
+of its force-order history found by reconciliation) is recorded the same way by
+`live_liquidation_record`.
 """
 
 from __future__ import annotations
@@ -29,16 +33,18 @@ from django.db import transaction
 from apps.audit.services import audit_record
 from apps.core.domain.formatting import money
 from apps.core.domain.ids import uuid7
+from apps.exchanges.domain.types import VenueOrder
 from apps.exchanges.models import Symbol
 from apps.orders.domain.liquidation_settings import DEFAULT_LIQUIDATION_FEE_RATES, checked_liquidation_fee_rates, checked_margin_call_percent
-from apps.orders.domain.model import OrderStatus
+from apps.orders.domain.model import Fill as FillValue
+from apps.orders.domain.model import Liquidity, OrderSide, OrderStatus
 from apps.orders.enums import OPEN_STATUSES, FillLiquidityChoice, OrderSource
 from apps.orders.models import Fill, Order
-from apps.orders.services.ledger import LedgerBatch, ledger_finish_order
+from apps.orders.services.ledger import LedgerBatch, ledger_apply_fill, ledger_finish_order
 from apps.orders.services.push import push_account_changes
 from apps.portfolio.domain.liquidation import Liquidation, liquidate, liquidation_reached
 from apps.portfolio.domain.margin import is_liquidatable, liquidation_price, maintenance_margin, margin_balance
-from apps.portfolio.models import Position
+from apps.portfolio.models import Position, TradingAccount
 from apps.portfolio.presentation import MAINTENANCE_MARGIN_RATE, CrossWallet, backing_margin, cross_wallet, position_margin_ratio
 
 logger = logging.getLogger(__name__)
@@ -302,3 +308,80 @@ def position_margin_call_rearm(*, position_id: Any, ratio: Decimal) -> bool:
         target=position,
     )
     return True
+
+
+# Live: liquidations the venue reports --------------------------------------------------------
+
+
+def live_liquidation_record(*, account: TradingAccount, venue: VenueOrder) -> Order | None:
+    """Record a liquidation the venue reports (its user-data stream or its force-order history).
+
+    The same way as a paper liquidation: a system order filled with `liquidity=LIQUIDATION`
+    closes the position (through the ledger), an audit event and a push. Recorded once: the
+    venue's order id is the order's client id here. The venue's balances, which reconciliation
+    takes as the truth, carry its fee and the margin it kept. Returns None when there is nothing
+    to record (already recorded, not a perpetual we know, or no open position on the closing side).
+    """
+    symbol = Symbol.objects.select_related("exchange").filter(exchange_id=account.exchange_id, symbol=venue.symbol).first()
+    price = venue.average_price or venue.price
+    if symbol is None or not symbol.is_perpetual or price is None or venue.filled <= 0:
+        logger.warning("liquidation %s on %s not recorded: no perpetual %s or no fill", venue.venue_order_id, account.exchange.code, venue.symbol)
+        return None
+    client_order_id = (venue.client_order_id or f"autoclose-{venue.venue_order_id}")[:64]
+    with transaction.atomic():
+        if Order.objects.filter(account=account, client_order_id=client_order_id).exists():
+            return None
+        position = Position.objects.select_for_update().filter(account=account, symbol=symbol).first()
+        closing_side = "SELL" if position is not None and position.quantity > 0 else "BUY"
+        if position is None or position.quantity == 0 or str(venue.side).upper() != closing_side:
+            logger.warning("liquidation %s on %s not recorded: no open %s position it closes", venue.venue_order_id, account.exchange.code, venue.symbol)
+            return None
+        quantity = min(venue.filled, abs(position.quantity))
+        order = Order.objects.create(
+            account=account,
+            symbol=symbol,
+            client_order_id=client_order_id,
+            venue_order_id=venue.venue_order_id[:64],
+            side=closing_side,
+            order_type="MARKET",
+            quantity=quantity,
+            reduce_only=True,
+            leverage=position.leverage,
+            margin_mode=position.margin_mode,
+            source=OrderSource.SYSTEM,
+            reject_reason=f"liquidated by {account.exchange.name}",
+            sent_at=venue.timestamp,
+            acknowledged_at=venue.timestamp,
+        )
+        order.account, order.symbol = account, symbol
+        before = {"quantity": str(position.quantity), "entry_price": str(position.entry_price)}
+        fill = FillValue(
+            order_id=str(order.pk),
+            symbol=symbol.symbol,
+            side=OrderSide(closing_side),
+            price=price,
+            quantity=quantity,
+            fee=venue.fee or ZERO,
+            fee_currency=symbol.quote,
+            liquidity=Liquidity.LIQUIDATION,
+            timestamp=venue.timestamp,
+            trade_id=f"{client_order_id}-0"[:64],
+        )
+        realized = ledger_apply_fill(order=order, fill=fill, position=position)
+        ledger_finish_order(order=order, status=OrderStatus.FILLED, at=venue.timestamp)
+        order.save()
+        position.margin_call_at = None
+        position.save(update_fields=["margin_call_at", "updated_at"])
+        audit_record(
+            actor=None,
+            owner=account.owner,
+            action="position.liquidated",
+            summary=(
+                f"{symbol.symbol} {'long' if closing_side == 'SELL' else 'short'} {quantity.normalize():f} liquidated by "
+                f"{account.exchange.name} at {price.normalize():f}: realised {money(realized)} {symbol.quote}"
+            ),
+            target=position,
+            changes={**{name: [value, str(getattr(position, name))] for name, value in before.items()}, "venue_order_id": [None, venue.venue_order_id]},
+        )
+        push_account_changes(owner_id=account.owner_id, account_id=account.pk, symbol_id=symbol.pk, orders_changed=True)
+    return order
