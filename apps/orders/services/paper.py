@@ -157,8 +157,12 @@ class PaperMatcher:
         liquidated = 0
         for position in positions:
             own_mark = self.marks.get(position.symbol_id)
-            if own_mark is not None:
+            if own_mark is None:
+                continue
+            try:
                 liquidated += self._check_margin(position, own_mark, previous if position.symbol_id == symbol.pk else own_mark, ticker.timestamp)
+            except Exception:  # one position's failure must not stop the mark stream or the others' checks
+                logger.exception("margin check of %s failed", position)
         return liquidated
 
     def _cross_for(self, position: Position) -> CrossWallet:
@@ -177,12 +181,8 @@ class PaperMatcher:
         cross = self._cross_for(position) if position.margin_mode == "CROSS" else None
         margin = backing_margin(position, cross)
         if liquidation_due(quantity=position.quantity, entry_price=position.entry_price, margin=margin, mark=mark):
-            self.perpetuals[position.symbol_id].remove(position)
-            try:
-                order = paper_position_liquidate(position_id=position.pk, mark=mark, at=at, previous_mark=previous)
-            except Exception:
-                logger.exception("liquidating %s failed", position)
-                return 0
+            self.perpetuals[position.symbol_id].remove(position)  # until the next sync, whatever happens
+            order = paper_position_liquidate(position_id=position.pk, mark=mark, at=at, previous_mark=previous)
             return 1 if order is not None else 0
         ratio = position_margin_ratio(quantity=position.quantity, entry_price=position.entry_price, margin=margin, mark=mark)
         check = check_margin_call(ratio=ratio, threshold_percent=margin_call_percent(), armed=position.margin_call_at is None)

@@ -258,3 +258,16 @@ def test_a_liquidation_is_pushed_to_the_owners_pages(perp, monkeypatch, django_c
     fill = Fill.objects.get(account=account, liquidity="LIQUIDATION")
     assert fill is not None
     assert any(f'id="position-{position.pk}"' in html and "balances" in html and "orders-changed positions-changed" in html for html in sent)
+
+
+def test_a_position_under_a_margin_call_is_marked_on_the_positions_page(perp, client) -> None:
+    user, account = _trader()
+    position = _open(user, account, perp, leverage=10)
+    entry, quantity, margin = position.entry_price, position.quantity, position.isolated_margin
+    mark = perp.round_price((margin - entry * quantity) / (quantity * Decimal("0.005") / Decimal("0.9") - quantity), "down")
+    _matcher(perp).on_mark(perp, _mark(perp, mark))
+    client.force_login(user)
+
+    page = client.get("/positions/").content.decode()
+
+    assert 'data-testid="margin-call"' in page and ">margin call</mark>" in page
