@@ -342,6 +342,17 @@ ORDER_BOOK_SNAPSHOT_SECONDS = env_int("ORDER_BOOK_SNAPSHOT_SECONDS", 60, minimum
 SIM_HISTORY_DAYS = env_int("SIM_HISTORY_DAYS", 30, minimum=1)
 # Live pushes per symbol and widget per second (ticker, order book, candle).
 MARKET_PUSH_HZ = env_int("MARKET_PUSH_HZ", 4, minimum=1)
+# Liquidations (apps/orders/domain/liquidation_settings.py): the margin ratio in % that sends a
+# margin call, and per venue the fee it keeps on a liquidation, as a fraction of the notional.
+try:
+    from apps.orders.domain.liquidation_settings import checked_margin_call_percent, liquidation_fee_rates_from_items
+
+    MARGIN_CALL_PERCENT = checked_margin_call_percent(env_str("MARGIN_CALL_PERCENT", "80"))
+    LIQUIDATION_FEE_RATES = liquidation_fee_rates_from_items(env_list("LIQUIDATION_FEE_RATES", []))
+except ValueError as _error:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(str(_error)) from None
 # Test-only: point the ccxt gateway at a local server speaking the venue's protocol.
 EXCHANGE_REST_BASE_URL = env_str("EXCHANGE_REST_BASE_URL", "")
 EXCHANGE_WS_BASE_URL = env_str("EXCHANGE_WS_BASE_URL", "")
