@@ -32,7 +32,8 @@ import numpy as np
 import numpy.typing as npt
 
 if TYPE_CHECKING:
-    from apps.backtesting.domain.engine import BacktestResult, Trade
+    from apps.backtesting.domain.accounting import Trade
+    from apps.backtesting.domain.engine import BacktestResult
 
 FloatArray = npt.NDArray[np.float64]
 YEAR_SECONDS = 365 * 86400
