@@ -51,6 +51,10 @@ METRICS: list[tuple[str, str, str]] = [
     ("Exposure", "exposure", "pct"),
     ("Buy and hold", "buy_and_hold_return", "pct"),
     ("Final equity", "final_equity", "money"),
+    ("Refused orders", "refused_orders", "int"),
+    ("Re-sized orders", "resized_orders", "int"),
+    ("Liquidations", "liquidations", "int"),
+    ("Liquidation losses", "liquidation_losses", "money"),
 ]
 
 
@@ -233,6 +237,9 @@ def _detail_context(backtest: Backtest) -> dict[str, Any]:
         "trades": backtest.trades[:TRADES_SHOWN],
         "trades_total": len(backtest.trades),
         "trades_shown": TRADES_SHOWN,
+        "refusals": (metrics.get("order_refusals") or [])[:TRADES_SHOWN],
+        "refusals_total": (metrics.get("refused_orders") or 0) + (metrics.get("resized_orders") or 0),
+        "liquidation_list": metrics.get("liquidation_list") or [],
         "chart": {"initial": float(backtest.initial_capital), "equity": backtest.equity_curve} if done else None,
     }
 

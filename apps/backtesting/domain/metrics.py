@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -187,9 +188,23 @@ def compute(
     }
 
 
+def order_outcomes(result: BacktestResult) -> dict[str, Any]:
+    """Refused and re-sized orders (by reason) and liquidations (count, losses), with the warning line when any happened."""
+    refusals = result.refusals
+    resized = sum(1 for refusal in refusals if refusal.resized)
+    return {
+        "refused_orders": len(refusals) - resized,
+        "resized_orders": resized,
+        "refusals_by_reason": result.refusal_counts(),
+        "liquidations": len(result.liquidations),
+        "liquidation_losses": float(sum((liquidation.loss for liquidation in result.liquidations), Decimal(0))),
+        "warning": result.warning(),
+    }
+
+
 def compute_metrics(result: BacktestResult) -> dict[str, Any]:
     data = result.data
-    return compute(
+    performance = compute(
         equity=result.equity,
         times=data.time,
         close=data.close,
@@ -198,3 +213,4 @@ def compute_metrics(result: BacktestResult) -> dict[str, Any]:
         initial=float(result.config.initial_capital),
         bar_seconds=data.bar_seconds() or 60.0,
     )
+    return {**performance, **order_outcomes(result)}
