@@ -21,19 +21,28 @@ starts at (or first after) it, before that bar's fills.
 
 Order of work at each bar t
 1. funding due in bar t (perpetuals);
-2. market orders decided at the previous close meet bar t's open: they are submitted to the
+2. market orders decided at the previous close meet bar t's open (first, on a perpetual, a
+   position whose liquidation price the open gapped beyond is liquidated at the open): they are submitted to the
    MatchingEngine now, with that open as the price (`submit(..., last_price=open)`), and fill
    there plus slippage as takers. That is exactly what the engine does with an order waiting
    for a price (`on_bar` step 1); the order waits in the backtest instead, which spares
    building bar t for the engine when nothing else is working. The strategy is told
    "accepted" when it places the order, as before;
-3. `MatchingEngine.on_bar(bar t)` when other orders are working; every event is applied to the
+   every fill is first admitted by the account at its price (`Account.refusal`): refused, or
+   re-sized down when the order was sized by a fraction of equity (see `accounting.py`);
+3. perpetuals: the bar's adverse extreme (low for a long, high for a short) is tested against
+   the position's liquidation price before any exit on the bar; reached, the whole position is
+   liquidated there (`apps.portfolio.domain.liquidation`), its working orders cancelled, unless
+   a working exit stop lies before the liquidation price: the bar reaches that stop first, so
+   the matching engine runs first and what remains is tested after it;
+4. `MatchingEngine.on_bar(bar t)` when other orders are working; every event is applied to the
    account and reported (`on_order_update`, `on_position_update`);
-4. at the close: `on_start` (first bar), then `on_bar` (slow path) or `on_signal` (fast path);
-5. the orders the hooks asked for are checked (spot: no selling what is not held, no buying
-   beyond the cash; perpetuals: exposure within equity x leverage; reduce-only must reduce),
-   then submitted (a market order in close mode fills at once at bar t's close);
-6. the equity at the close is cash plus the position marked at the close.
+5. at the close: `on_start` (first bar), then `on_bar` (slow path) or `on_signal` (fast path);
+6. the orders the hooks asked for are checked (reduce-only must reduce; spot: no selling what
+   is not held; resting orders: spot cash reserved at their price, perpetual exposure within
+   equity x leverage; market orders' cash and margin wait for their fill), then submitted (a
+   market order in close mode fills at once at bar t's close);
+7. the equity at the close is cash plus the position marked at the close.
 
 Two paths, one semantics (the fast path has two tiers)
 - Slow path: every bar goes through steps 1-6 and the strategy's `on_bar`. Any strategy.
@@ -45,7 +54,8 @@ Two paths, one semantics (the fast path has two tiers)
   limit and the highest low for buy limits and falling stops are kept, and the next bar with
   `high >= H or low <= L` is found with numpy comparisons over growing chunks (an inclusive,
   so conservative, test: a visited bar where nothing fills costs only a no-op match), (d) a
-  funding bar, and the first bar (on_start). Between visited bars
+  funding bar, (e) a bar whose adverse extreme reaches an open perpetual position's liquidation
+  price (found like (c)), and the first bar (on_start). Between visited bars
   nothing can change, so the account is constant and the equity curve is filled in
   vectorised: every visit records (A, q) with equity = A + q x close (spot: A = cash; a
   perpetual: A = wallet - q x entry), and `np.repeat` spreads the segments over the bars.
@@ -78,9 +88,10 @@ next at the same price (fees split by quantity). Entry/exit prices are quantity-
 averages of the increasing/reducing fills; P&L is the position's realised P&L over the trade
 less its fees and funding.
 
-Left out on purpose (documented limits): liquidation (equity may go below maintenance),
-partial fills against bar volume (the matching engine does not cap bar fills), and a
-reduce-only order that fills later in the same bar in which the position was closed.
+Left out on purpose (documented limits): partial fills against bar volume (the matching
+engine does not cap bar fills), a reduce-only order that fills later in the same bar in which
+the position was closed, and the mark price: a backtest marks and liquidates at the bar's
+prices (there is no separate mark series in candles).
 """
 
 from __future__ import annotations
@@ -933,10 +944,11 @@ class _Run:
         MatchingEngine at the next open (or at the close in close mode) through its bulk path
         `execute_market` (what `submit(..., last_price=price)` does for a market order, minus the
         working order it would create and retire at once), and its fill is booked on the domain
-        Position (`_Account.apply_fill`). As nothing can
+        Position (`Account.apply_fill`, after `Account.refusal` admitted it). As nothing can
         observe the order between its decision and the next open (no hooks), the fill is booked
         in the same step, at bar t+1, unless funding falls due at t+1 first (then at t+1's own
-        step). Only bars with a signal, a fill or funding are touched; between them the equity
+        step). Only bars with a signal, a fill, funding or a liquidation are touched (the bars
+        in between are searched for the liquidation price with numpy); between them the equity
         curve is filled in vectorised.
         """
         n = self.n
