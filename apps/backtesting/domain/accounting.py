@@ -166,6 +166,13 @@ class Account:
     """Cash or wallet, the domain Position, and the trades it makes (see the module docstring)."""
 
     __slots__ = (
+        "_admitted",
+        "_bound",
+        "_bound_for",
+        "_liquidation_for",
+        "_liquidation_level",
+        "_liquidation_price",
+        "_margin_for",
         "adjustment",
         "cash",
         "funding_paid",
@@ -191,12 +198,29 @@ class Account:
         self.trades: list[Trade] = []
         self.open_trade: OpenTrade | None = None
         self.funding_paid = ZERO
+        self._admitted: tuple[Fill, Position] | None = None  # the last fill `refusal` passed, and the position after it
+        self._liquidation_for: tuple[Position, Decimal] | None = None  # what the cached liquidation price was computed for
+        self._liquidation_price: Decimal | None = None
+        self._liquidation_level = 0.0
+        self._margin_for: tuple[Position, Decimal] | None = None  # (a position, its margin): computed once per position
+        self._bound_for: Position | None = None  # the isolated position `_bound` was computed for
+        self._bound = 0.0
 
     def wallet(self) -> Decimal:
         return self.initial + self.position.net_realized + self.adjustment if self.perpetual else self.cash
 
     def margin(self) -> Decimal:
-        return position_margin(self.position, self.leverage) if self.perpetual else ZERO
+        if not self.perpetual:
+            return ZERO
+        return self._margin_of(self.position)
+
+    def _margin_of(self, position: Position) -> Decimal:
+        cached = self._margin_for
+        if cached is not None and cached[0] is position:
+            return cached[1]
+        margin = position_margin(position, self.leverage)
+        self._margin_for = (position, margin)
+        return margin
 
     def free_cash(self) -> Decimal:
         if self.perpetual:
@@ -234,12 +258,55 @@ class Account:
         after_quantity = held + change
         if held != 0 and (after_quantity == 0 or ((after_quantity > 0) == (held > 0) and abs(after_quantity) < abs(held))):
             return None  # reduces or closes
+        if self._clearly_carried(fill, held, after_quantity):
+            return None
         after = position.apply(fill, fee_in_quote=fill.fee)
         wallet_after = self.initial + after.net_realized + self.adjustment
         equity_after = wallet_after + after.unrealized_pnl(fill.price)
-        if equity_after < position_margin(after, self.leverage):
+        if equity_after < self._margin_of(after):
             return "perpetual: not enough free margin at the fill price"
+        self._admitted = (fill, after)  # `apply_fill` of this very fill reuses it
         return None
+
+    def _clearly_carried(self, fill: Fill, held: Decimal, after_quantity: Decimal) -> bool:
+        """A float test that passes only fills the exact test passes by a wide margin (most fills), sparing it.
+
+        For a fill that does not reduce the position, the equity after it at its price is the
+        equity before it less the fee (the part that opens or adds has no unrealised P&L yet),
+        and the margin after it is the entry notional after it / leverage (rounded up by at most
+        a hundred-millionth).
+        """
+        price = float(fill.price)
+        if held != 0 and (after_quantity > 0) == (held > 0):  # an increase: the entry is averaged
+            notional = abs(float(held)) * float(self.position.entry_price) + float(fill.quantity) * price
+        else:  # opens, or flips: the rest opens at the fill price
+            notional = abs(float(after_quantity)) * price
+        equity = float(self.equity(fill.price)) - float(fill.fee)
+        return equity > notional / self.leverage * (1 + 1e-9) + 1e-6
+
+    def liquidation_bound(self) -> float | None:
+        """A float price no nearer to the entry than the liquidation price (isolated: without computing the margin); None: none.
+
+        Isolated margin is the entry notional / leverage rounded up, so a long liquidates at or
+        below E x (1 - 1/L) / (1 - mmr) and a short at or above E x (1 + 1/L) / (1 + mmr); the
+        bound leaves a relative 1e-9 for float rounding. Cross: the liquidation price itself.
+        """
+        quantity = self.position.quantity
+        if not self.perpetual or quantity == 0:
+            return None
+        if not self.isolated:
+            return self.liquidation_level()
+        position = self.position
+        if self._bound_for is not position:
+            entry = float(position.entry_price)
+            mmr = float(self.rules.maintenance_margin_rate)
+            inverse = 1.0 / self.leverage
+            if quantity > 0:
+                self._bound = entry * (1.0 - inverse) / (1.0 - mmr) * (1 + 1e-9)
+            else:
+                self._bound = entry * (1.0 + inverse) / (1.0 + mmr) * (1 - 1e-9)
+            self._bound_for = position
+        return self._bound
 
     def affordable_quantity(self, side: OrderSide, price: Decimal, fee_rate: Decimal, reserved: Decimal = ZERO) -> Decimal:
         """The largest quantity (to the lot) that a fill on `side` at `price` may have; 0 when none."""
@@ -261,7 +328,12 @@ class Account:
 
     def apply_fill(self, fill: Fill, bar: int, *, liquidated: bool = False) -> None:
         before = self.position
-        after = before.apply(fill, fee_in_quote=fill.fee)  # the fill model charges fees in the quote currency
+        admitted = self._admitted
+        if admitted is not None and admitted[0] is fill:
+            after = admitted[1]
+        else:
+            after = before.apply(fill, fee_in_quote=fill.fee)  # the fill model charges fees in the quote currency
+        self._admitted = None
         self.position = after
         if not self.perpetual:
             if fill.side is _BUY:
@@ -306,12 +378,26 @@ class Account:
         position = self.position
         if not self.perpetual or position.quantity == 0:
             return None
+        cached = self._liquidation_for
+        if cached is not None and cached[0] is position and cached[1] == self.adjustment:
+            return self._liquidation_price
         mmr = self.rules.maintenance_margin_rate
         if self.isolated:
-            return isolated_liquidation_price(
+            price = isolated_liquidation_price(
                 quantity=position.quantity, entry_price=position.entry_price, maintenance_margin_rate=mmr, isolated_margin=self.margin()
             )
-        return cross_liquidation_price(quantity=position.quantity, entry_price=position.entry_price, maintenance_margin_rate=mmr, wallet_balance=self.wallet())
+        else:
+            price = cross_liquidation_price(
+                quantity=position.quantity, entry_price=position.entry_price, maintenance_margin_rate=mmr, wallet_balance=self.wallet()
+            )
+        self._liquidation_for = (position, self.adjustment)
+        self._liquidation_price = price
+        self._liquidation_level = float(price) if price is not None else 0.0
+        return price
+
+    def liquidation_level(self) -> float | None:
+        """`liquidation_price` as a float, for a quick test against float prices (rounding is monotonic: never misses)."""
+        return None if self.liquidation_price() is None else self._liquidation_level
 
     def liquidate_if_reached(
         self, *, bar: int, when: datetime, adverse: Decimal, reference: Decimal, fee_rate: Decimal

@@ -706,11 +706,17 @@ class _Run:
         quantity = account.position.quantity
         if quantity == 0:
             return False
+        level = account.liquidation_bound()
+        if level is None:
+            return False
+        extreme = float(self._open[t] if at_open else self._low[t] if quantity > 0 else self._high[t])
+        if (extreme > level) if quantity > 0 else (extreme < level):
+            return False  # not reached (the exact test below is needed only when the float one says maybe)
         opening = Decimal(repr(float(self._open[t])))
         if at_open:
             adverse = opening
         else:
-            adverse = Decimal(repr(float(self._low[t] if quantity > 0 else self._high[t])))
+            adverse = Decimal(repr(extreme))
             if not stops_done:
                 price = account.liquidation_price()
                 if price is None or (adverse > price if quantity > 0 else adverse < price):
@@ -782,12 +788,12 @@ class _Run:
         low, high = self.low_threshold, self.high_threshold
         if self.perpetual:  # the liquidation price moves with funding too: not cached
             quantity = self.account.position.quantity
-            liquidation = self.account.liquidation_price() if quantity != 0 else None
+            liquidation = self.account.liquidation_bound() if quantity != 0 else None
             if liquidation is not None:  # float() rounds monotonically: a bar that reaches the Decimal price passes the test
                 if quantity > 0:
-                    low = max(low, float(liquidation))
+                    low = max(low, liquidation)
                 else:
-                    high = min(high, float(liquidation))
+                    high = min(high, liquidation)
         return low, high
 
     # -- one bar ------------------------------------------------------------------------------------
@@ -979,6 +985,8 @@ class _Run:
         perpetual = self.perpetual
         by_fraction = not position_kind
         scan_from = 0  # bars before this one were tested for liquidation
+        if perpetual and len(bars):  # the lowest low and highest high between consecutive touched bars: most gaps need no search
+            gap_low, gap_high = _range_extremes(self.data.low, self.data.high, np.concatenate(([0], bars[:-1] + 1)), bars)
 
         def book(order_id: str, intent: OrderIntent, bar: int, now: datetime, price: Decimal) -> None:
             result = engine.execute_market_fill(order_id, intent, price, now)
@@ -993,8 +1001,8 @@ class _Run:
             else:
                 self._handle([result], bar)
 
-        for b in bars.tolist():
-            if perpetual and scan_from < b:
+        for i, b in enumerate(bars.tolist()):
+            if perpetual and scan_from < b and self._may_liquidate(float(gap_low[i]), float(gap_high[i])):
                 self._scan_liquidation(scan_from, b)
             visited += 1
             if funding_bars and b in funding_bars:
@@ -1052,15 +1060,23 @@ class _Run:
         self.visited = visited
         self.t = self.ctx.t = n - 1
 
+    def _may_liquidate(self, lowest: float, highest: float) -> bool:
+        """Can a range of bars with this lowest low and highest high reach the position's liquidation price?"""
+        quantity = self.account.position.quantity
+        level = self.account.liquidation_bound() if quantity != 0 else None
+        if level is None:
+            return False
+        return lowest <= level if quantity > 0 else highest >= level
+
     def _scan_liquidation(self, start: int, stop: int) -> None:
         """Liquidation on the bars [start, stop) where nothing else happens (`run_targets`), found with numpy."""
         low, high = self.data.low, self.data.high
         while start < stop:
             quantity = self.account.position.quantity
-            price = self.account.liquidation_price() if quantity != 0 else None
-            if price is None:
+            found = self.account.liquidation_bound() if quantity != 0 else None
+            if found is None:
                 return
-            level = float(price)  # rounds monotonically: conservative, the exact test is `_liquidate`'s
+            level = found  # rounds monotonically: conservative, the exact test is `_liquidate`'s
             t = _first_reach(low, high, start, stop, level if quantity > 0 else -math.inf, level if quantity < 0 else math.inf)
             if t >= stop:
                 return
@@ -1115,6 +1131,19 @@ def _utc_datetimes(ns: npt.NDArray[np.int64]) -> list[datetime]:
     """Aware UTC datetimes from nanoseconds since the epoch (to the microsecond), built by pandas in C."""
     micros = ns - ns % 1000  # a datetime holds microseconds; drop the rest as numpy's cast did
     return list(pd.DatetimeIndex(micros, tz=UTC).to_pydatetime())
+
+
+def _range_extremes(low: FloatArray, high: FloatArray, starts: npt.NDArray[np.int64], stops: npt.NDArray[np.int64]) -> tuple[FloatArray, FloatArray]:
+    """The lowest low and the highest high of each range [starts[k], stops[k]) (inf and -inf when it is empty)."""
+    lowest = np.full(starts.shape, math.inf)
+    highest = np.full(starts.shape, -math.inf)
+    keep = starts < stops
+    if keep.any():
+        bounds = np.empty(2 * int(keep.sum()), dtype=np.int64)
+        bounds[0::2], bounds[1::2] = starts[keep], stops[keep]
+        lowest[keep] = np.minimum.reduceat(np.append(low, math.inf), bounds)[0::2]
+        highest[keep] = np.maximum.reduceat(np.append(high, -math.inf), bounds)[0::2]
+    return lowest, highest
 
 
 def _first_reach(low: FloatArray, high: FloatArray, start: int, stop: int, low_threshold: float, high_threshold: float) -> int:

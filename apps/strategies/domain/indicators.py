@@ -35,7 +35,7 @@ Conventions (where platforms differ, the choice is stated):
 
 from __future__ import annotations
 
-from typing import Any, Literal, NamedTuple
+from typing import Literal, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -62,18 +62,26 @@ def sma(values: ArrayLike, n: int) -> FloatArray:
     """
     _check_period(n)
     x = _as_float(values)
-    rolling = pd.Series(x).rolling(n, min_periods=n)
-    out = rolling.mean().to_numpy(dtype=np.float64, copy=True)
-    constant = _constant_windows(rolling)
+    out = pd.Series(x).rolling(n, min_periods=n).mean().to_numpy(dtype=np.float64, copy=True)
+    constant = _constant_windows(x, n)
     out[constant] = x[constant]
     return out
 
 
-def _constant_windows(rolling: Any) -> npt.NDArray[np.bool_]:
-    """Where the window ending at each index holds n equal values (False in the warm-up and around NaN)."""
-    highs = rolling.max().to_numpy(dtype=np.float64)
-    lows = rolling.min().to_numpy(dtype=np.float64)
-    return np.asarray(highs == lows)
+def _constant_windows(x: FloatArray, n: int) -> npt.NDArray[np.bool_]:
+    """Where the window ending at each index holds n equal values (False in the warm-up and around NaN).
+
+    A window is constant when none of its n-1 steps changes the value: a running count of
+    changes (NaN != NaN counts as one) tells it with one subtraction per window.
+    """
+    out = np.zeros(x.shape, dtype=bool)
+    if x.size < n:
+        return out
+    changes = np.concatenate(([0], np.cumsum(x[1:] != x[:-1])))
+    out[n - 1 :] = changes[n - 1 :] == changes[: x.size - n + 1]
+    if n == 1:
+        out &= ~np.isnan(x)
+    return out
 
 
 _CHUNK_VALUES = 1 << 20  # values per block of windows in the two-pass deviation (bounded memory)
