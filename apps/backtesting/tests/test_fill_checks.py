@@ -1,14 +1,18 @@
 """Cash and margin are checked when an order fills, at the fill price; what cannot be carried is refused or re-sized, and counted."""
 
 from dataclasses import replace
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from apps.backtesting.domain.engine import BacktestConfig, run_backtest
+from apps.backtesting.domain.accounting import Account
+from apps.backtesting.domain.engine import BacktestConfig, default_rules, run_backtest
 from apps.exchanges.domain.types import MarketType
-from apps.orders.domain.model import OrderSide
+from apps.orders.domain.model import Fill, Liquidity, OrderSide
 from apps.strategies.domain.base import Strategy
 from apps.strategies.domain.registry import create_strategy
 from apps.strategies.tests.bars import bars, random_walk
@@ -16,6 +20,7 @@ from apps.strategies.tests.bars import bars, random_walk
 D = Decimal
 PERP = MarketType.LINEAR_PERPETUAL
 FEE = D("0.001")
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 class Scripted(Strategy):
@@ -127,3 +132,51 @@ def test_fast_and_slow_paths_refuse_and_resize_the_same_orders():
         assert fast.fills == slow.fills and fast.trades == slow.trades
         assert np.array_equal(fast.equity, slow.equity)
         assert fast.log == slow.log
+
+
+class ExactAccount(Account):
+    """The account without its float pre-test: every fill goes through the exact Decimal test."""
+
+    __slots__ = ()
+
+    def _clearly_carried(self, fill, held, after_quantity):
+        return False
+
+
+def _fill(side, price, quantity, fee_rate=FEE):
+    return Fill("o1", "BTC/USDT:USDT", side, price, quantity, price * quantity * fee_rate, "USDT", Liquidity.TAKER, T0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    leverage=st.integers(1, 125),
+    capital=st.decimals("10", "100000", places=2),
+    first=st.tuples(st.booleans(), st.decimals("1", "1000", places=2), st.decimals("0.001", "50", places=3)),
+    second=st.tuples(st.booleans(), st.decimals("1", "1000", places=2), st.decimals("0.001", "100", places=3)),
+)
+def test_the_quick_margin_test_never_passes_a_fill_the_exact_test_refuses(leverage, capital, first, second):
+    rules = default_rules(PERP)
+    accounts = [Account(capital, rules, leverage), ExactAccount(capital, rules, leverage)]
+    for buy, price, quantity in (first, second):
+        fill = _fill(OrderSide.BUY if buy else OrderSide.SELL, price, quantity)
+        verdicts = [account.refusal(fill) for account in accounts]
+        assert verdicts[0] == verdicts[1]
+        if verdicts[0] is None:
+            for account in accounts:
+                account.apply_fill(fill, 0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    leverage=st.integers(1, 125),
+    long=st.booleans(),
+    entry=st.decimals("0.01", "100000", places=2),
+    quantity=st.decimals("0.001", "1000", places=3),
+)
+def test_the_float_liquidation_bound_never_lies_nearer_to_the_entry_than_the_liquidation_price(leverage, long, entry, quantity):
+    account = Account(entry * quantity, default_rules(PERP), leverage)
+    account.apply_fill(_fill(OrderSide.BUY if long else OrderSide.SELL, entry, quantity, D(0)), 0)
+    price, bound = account.liquidation_price(), account.liquidation_bound()
+    if price is None:
+        return
+    assert (bound >= price) if long else (bound <= price)
