@@ -40,6 +40,9 @@ METRICS: list[tuple[str, str, str]] = [
     ("Annualised return", "annualised_return", "pct"),
     ("Sharpe", "sharpe", "ratio"),
     ("Sortino", "sortino", "ratio"),
+    ("Volatility", "volatility", "pct"),
+    ("Sharpe (per bar)", "sharpe_per_bar", "ratio"),
+    ("Sortino (per bar)", "sortino_per_bar", "ratio"),
     ("Calmar", "calmar", "ratio"),
     ("Max drawdown", "max_drawdown", "drawdown"),
     ("Max drawdown duration", "max_drawdown_duration_days", "days"),
@@ -51,6 +54,10 @@ METRICS: list[tuple[str, str, str]] = [
     ("Exposure", "exposure", "pct"),
     ("Buy and hold", "buy_and_hold_return", "pct"),
     ("Final equity", "final_equity", "money"),
+    ("Refused orders", "refused_orders", "int"),
+    ("Re-sized orders", "resized_orders", "int"),
+    ("Liquidations", "liquidations", "int"),
+    ("Liquidation losses", "liquidation_losses", "money"),
 ]
 
 
@@ -232,6 +239,9 @@ def _detail_context(backtest: Backtest) -> dict[str, Any]:
         "trades": backtest.trades[:TRADES_SHOWN],
         "trades_total": len(backtest.trades),
         "trades_shown": TRADES_SHOWN,
+        "refusals": (metrics.get("order_refusals") or [])[:TRADES_SHOWN],
+        "refusals_total": (metrics.get("refused_orders") or 0) + (metrics.get("resized_orders") or 0),
+        "liquidation_list": metrics.get("liquidation_list") or [],
         "chart": {"initial": float(backtest.initial_capital), "equity": backtest.equity_curve} if done else None,
     }
 
