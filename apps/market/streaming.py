@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -38,6 +39,7 @@ from apps.exchanges.models import Exchange, Symbol
 from apps.exchanges.selectors import watched_symbols
 from apps.exchanges.services import exchange_record_outcome
 from apps.market.groups import MARKET_EVENT_TYPE, exchange_group, symbol_group
+from apps.market.heartbeat import HEARTBEAT_SECONDS, Heartbeat, VenueBeat, heartbeat_write
 from apps.market.live import book_to_dict, live_store, ticker_to_dict
 from apps.market.presentation import book_rows, ticker_view
 from apps.market.services.candles import candles_rollup_from_1m, candles_upsert, last_stored_open_time
@@ -109,6 +111,9 @@ class MarketStreamer:
     _ticks: Any = None
     _next_funding: dict[Any, tuple[datetime, Any]] = field(default_factory=dict)  # symbol -> (due, rate for that interval)
     database_reconnects: int = 0
+    heartbeat_seconds: float = HEARTBEAT_SECONDS
+    _beats: dict[str, VenueBeat] = field(default_factory=dict)  # exchange code -> what /health/ reads
+    _started: float = field(default_factory=time.time)
 
     # The database ----------------------------------------------------------------------
 
@@ -136,7 +141,8 @@ class MarketStreamer:
         layer = get_channel_layer()
         refresher = asyncio.create_task(self._refresh_symbols_forever(stop))
         publisher = asyncio.create_task(self._publish_forever(layer, stop))
-        background = [refresher, publisher]
+        heart = asyncio.create_task(self._repeat("heartbeat", self.heartbeat_once, stop, every=self.heartbeat_seconds))
+        background = [refresher, publisher, heart]
         if self.bot_ticks:
             from apps.bots.tasks import TickDispatcher
 
@@ -202,6 +208,7 @@ class MarketStreamer:
                 self.states.pop(key, None)
         for key, symbol in wanted.items():
             if key not in self._tasks:
+                self._beats.setdefault(symbol.exchange.code, VenueBeat())
                 self.states[key] = SymbolState(symbol=symbol)
                 self._tasks[key] = self._start_symbol(key, symbol)
                 logger.info("streaming %s", key)
@@ -247,6 +254,7 @@ class MarketStreamer:
         before_each_connect: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         backoff = Backoff(base=self.backoff_base)
+        beat = self._beats.setdefault(exchange.code, VenueBeat())
         # None until the stream first delivers or breaks: the first message also clears a
         # "down" status left from before (e.g. by a previous run that stopped during an outage).
         healthy: bool | None = None
@@ -262,6 +270,7 @@ class MarketStreamer:
                         healthy = True
                     backoff.reset()
                     self.stats.messages += 1
+                    beat.last_message = time.time()
                     await on_item(item)
                 raise ConnectionError("stream ended")
             except asyncio.CancelledError:
@@ -349,6 +358,12 @@ class MarketStreamer:
         state.last_stored = closed[-1].open_time
         state.last_closed = closed[-1]
         self.stats.candles_stored += len(closed)
+        self._beats.setdefault(state.symbol.exchange.code, VenueBeat()).last_candle_stored = time.time()
+
+    async def heartbeat_once(self) -> None:
+        """Tell /health/ we are alive and, per venue, when we last heard from it and last stored a candle."""
+        beat = Heartbeat(at=time.time(), started=self._started, venues=dict(self._beats))
+        await asyncio.to_thread(heartbeat_write, beat)
 
     async def fill_gap(self, state: SymbolState) -> None:
         """Fetch over REST the closed 1m candles missed since the last stored one."""

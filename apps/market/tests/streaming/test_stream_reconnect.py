@@ -104,3 +104,28 @@ def test_the_streams_database_calls_run_on_one_thread_whose_broken_connection_is
         cursor.execute("SELECT 1")
         assert cursor.fetchone() == (1,)
     assert drop_unusable_database_connections() is False
+
+
+def test_the_stream_writes_a_heartbeat_per_venue_with_its_last_message_and_last_stored_candle() -> None:
+    import time
+
+    from apps.market.heartbeat import heartbeat_read, stream_health
+
+    sim_symbols_prepare()
+    Symbol.objects.filter(exchange__code="SIM").exclude(symbol="BTC/USDT").update(watched=False)
+    streamer = MarketStreamer(exchange_codes=["SIM"], heartbeat_seconds=0.2, user_data=False, bot_ticks=False, paper_matching=False)
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        asyncio.get_running_loop().call_later(1.5, stop.set)
+        await streamer.run(stop)
+
+    async_to_sync(scenario)()
+
+    beat = heartbeat_read()
+    assert beat is not None
+    assert time.time() - beat.at < 1.5
+    sim = beat.venues["SIM"]
+    assert sim.last_message is not None and time.time() - sim.last_message < 1.5
+    assert sim.last_candle_stored is not None  # the gap fill at connect stored the missed minutes
+    assert stream_health(beat).ok
