@@ -22,7 +22,7 @@ def health_view(request: HttpRequest) -> JsonResponse:
     healthy = all(component.ok for component in components)
     body = {
         "status": "ok" if healthy else "unhealthy",
-        "components": {c.name: {"ok": c.ok, "detail": c.detail} for c in components},
+        "components": {c.name: {"ok": c.ok, "detail": c.detail, **c.extra} for c in components},
         "failing": [c.name for c in components if not c.ok],
         # Venues are reported, not judged: the platform is healthy while a venue is down.
         "exchanges": exchange_statuses() if components[0].ok else {},

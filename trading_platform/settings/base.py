@@ -108,6 +108,7 @@ TEMPLATES: Any = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "apps.core.context_processors.navigation",
+                "apps.core.context_processors.degraded",
                 "apps.portfolio.mode.trading_mode",
             ],
             "builtins": ["template_partials.templatetags.partials"],

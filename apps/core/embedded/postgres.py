@@ -201,7 +201,6 @@ def start() -> bool:
             f"-k {paths.postgres_socket_dir()}",
             f"-p {paths.EMBEDDED_POSTGRES_PORT}",
             "-c max_connections=200",
-            "-c synchronous_commit=off",
             "-c shared_buffers=256MB",
         ]
     )
