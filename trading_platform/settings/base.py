@@ -75,6 +75,8 @@ INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 MIDDLEWARE = [
     "apps.core.middleware.RequestIdMiddleware",
     "apps.core.middleware.MetricsMiddleware",
+    "apps.core.middleware.ApiErrorBodyMiddleware",
+    "apps.core.request_limits.RequestLimitsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -90,6 +92,12 @@ MIDDLEWARE = [
     "auditlog.middleware.AuditlogMiddleware",
     "apps.core.middleware.ApplicationErrorMiddleware",
 ]
+
+# Request bodies larger than this are refused with 413, JSON bodies nested deeper than
+# REQUEST_JSON_MAX_DEPTH with 400 (apps/core/request_limits.py); Django's own form limit agrees.
+REQUEST_BODY_MAX_BYTES = env_int("REQUEST_BODY_MAX_BYTES", 1_048_576, minimum=1024)
+REQUEST_JSON_MAX_DEPTH = env_int("REQUEST_JSON_MAX_DEPTH", 32, minimum=2)
+DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_BODY_MAX_BYTES
 
 ROOT_URLCONF = "trading_platform.urls"
 WSGI_APPLICATION = None
