@@ -7,8 +7,8 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from apps.backtesting.models import Backtest, FillMode, RunStatus
+from apps.core.api.fields import AMOUNT_WHOLE_DIGITS, ExactDecimalField, decimal_output
 from apps.exchanges.domain.timeframes import TIMEFRAMES
-from apps.orders.api.serializers import ExactDecimalField, decimal_output
 
 SUMMARY_KEYS = ("total_return", "annualised_return", "sharpe", "max_drawdown", "trades", "final_equity")
 
@@ -25,7 +25,7 @@ class BacktestCreateInputSerializer(serializers.Serializer):
     timeframe = serializers.ChoiceField(choices=TIMEFRAMES, default="1m")
     start = serializers.DateTimeField(required=False, help_text="ISO 8601; default: 7 days before the end.")
     end = serializers.DateTimeField(required=False, help_text="ISO 8601, exclusive; default: now.")
-    initial_capital = _decimal("10000", 38, 8, "In the quote currency.")
+    initial_capital = _decimal("10000", AMOUNT_WHOLE_DIGITS + 8, 8, "In the quote currency.")
     maker_fee = _decimal("0.001", 10, 8, "A fraction of the notional: 0.001 is 0.1 %; negative is a rebate.")
     taker_fee = _decimal("0.001", 10, 8, "A fraction of the notional.")
     slippage_bps = _decimal("0", 8, 3, "Basis points added to every taker fill's price against you.")

@@ -6,8 +6,8 @@ from rest_framework import serializers
 
 from apps.bots.models import Bot, BotLogEntry, BotStatus
 from apps.bots.selectors import bot_summary
+from apps.core.api.fields import decimal_input, decimal_output
 from apps.exchanges.domain.timeframes import TIMEFRAMES
-from apps.orders.api.serializers import decimal_input, decimal_output
 
 
 class BotLimitsSerializer(serializers.Serializer):

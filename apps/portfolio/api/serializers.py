@@ -5,7 +5,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from apps.orders.api.serializers import ExactDecimalField, UpperChoiceField, decimal_input, decimal_output
+from apps.core.api.fields import ExactDecimalField, UpperChoiceField, decimal_input, decimal_output
 from apps.portfolio.presentation import PositionRow
 
 
@@ -55,9 +55,7 @@ class TradingAccountCreateInputSerializer(serializers.Serializer):
     """A paper account: exchange and balances. A live account: api_connection (a verified one)."""
 
     exchange = serializers.CharField(max_length=16, required=False, help_text="Paper: SIM, BINANCE, BYBIT or OKX.")
-    balances = serializers.DictField(
-        child=ExactDecimalField(max_digits=38, decimal_places=18), required=False, help_text='Paper: starting balances, e.g. {"USDT": "10000"}.'
-    )
+    balances = serializers.DictField(child=ExactDecimalField(), required=False, help_text='Paper: starting balances, e.g. {"USDT": "10000"}.')
     api_connection = serializers.UUIDField(required=False, help_text="Live: your verified API connection.")
     name = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
     fee_tier = serializers.CharField(
