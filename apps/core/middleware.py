@@ -13,6 +13,7 @@ from apps.core.client_address import client_address
 from apps.core.errors import ApplicationError
 from apps.core.logging import current_request_id
 from apps.core.metrics import http_request_seconds, http_requests_total
+from apps.core.outage import outage_component, outage_response
 from apps.core.request_context import current_ip_address
 
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -108,7 +109,7 @@ class ApiErrorBodyMiddleware:
 
 
 class ApplicationErrorMiddleware:
-    """A service error that escapes an HTML view becomes a page with its status, never a 500."""
+    """A service error that escapes an HTML view becomes a page with its status, an outage a 503, never a 500."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -117,6 +118,9 @@ class ApplicationErrorMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        component = outage_component(exception)
+        if component is not None:
+            return outage_response(request, component)
         if not isinstance(exception, ApplicationError):
             return None
         return application_error_response(request, exception)

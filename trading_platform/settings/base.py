@@ -98,6 +98,8 @@ MIDDLEWARE = [
 REQUEST_BODY_MAX_BYTES = env_int("REQUEST_BODY_MAX_BYTES", 1_048_576, minimum=1024)
 REQUEST_JSON_MAX_DEPTH = env_int("REQUEST_JSON_MAX_DEPTH", 32, minimum=2)
 DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_BODY_MAX_BYTES
+# While PostgreSQL or Redis is down, requests answer 503 with Retry-After: this many seconds.
+OUTAGE_RETRY_AFTER_SECONDS = env_int("OUTAGE_RETRY_AFTER_SECONDS", 5, minimum=1)
 
 ROOT_URLCONF = "trading_platform.urls"
 WSGI_APPLICATION = None
