@@ -6,7 +6,23 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from drf_spectacular.utils import OpenApiParameter
+
+from apps.core.api.fields import NOT_STRIPPED
 from apps.core.errors import ValidationError
+
+# A query parameter's text as the server reads it: stripped, and empty means absent.
+_TEXT_SCHEMA = {"type": "string", "minLength": 1, "pattern": f"^{NOT_STRIPPED}(.*{NOT_STRIPPED})?$"}
+
+
+def text_parameter(name: str, *, required: bool = False, max_length: int = 64, description: str = "", **kwargs: Any) -> OpenApiParameter:
+    """A text query parameter for the schema: no blank value, no surrounding whitespace."""
+    return OpenApiParameter(name, {**_TEXT_SCHEMA, "maxLength": max_length}, required=required, description=description, **kwargs)
+
+
+def int_parameter(name: str, *, minimum: int, maximum: int, description: str = "") -> OpenApiParameter:
+    """A whole-number query parameter with the range `int_param` enforces."""
+    return OpenApiParameter(name, {"type": "integer", "minimum": minimum, "maximum": maximum}, description=description)
 
 
 def required_param(params: Mapping[str, Any], name: str) -> str:

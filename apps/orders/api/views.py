@@ -106,6 +106,16 @@ class OrderListCreateApi(generics.ListAPIView):
 
     @extend_schema(
         request=OrderCreateInputSerializer,
+        parameters=[
+            OpenApiParameter(
+                REPLAYED_HEADER,
+                str,
+                location=OpenApiParameter.HEADER,
+                response=[200, 201],
+                enum=["true", "false"],
+                description="true: an earlier order with this client_order_id, nothing placed; false: this request placed the order.",
+            )
+        ],
         responses={
             201: OpenApiResponse(OrderOutputSerializer, description="Placed (it may already be filled, or rejected / expired with a reason)."),
             200: OpenApiResponse(
