@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hmac
+import sys
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -13,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from apps.core.health import exchange_statuses, run_checks
 from apps.core.metrics import registry_for_scrape
 from apps.core.navigation import PLANNED_SECTIONS
+from apps.core.outage import outage_component, outage_response
 
 
 @require_GET
@@ -86,4 +88,9 @@ def not_found_view(request: HttpRequest, exception: Exception | None = None) -> 
 
 
 def server_error_view(request: HttpRequest) -> HttpResponse:
+    # Called while the uncaught exception is being handled: an outage met outside a view
+    # (the session, the user, a middleware) is a 503 saying what is down.
+    component = outage_component(sys.exc_info()[1])
+    if component is not None:
+        return outage_response(request, component)
     return _error_page(request, 500, "Something went wrong", "The error was logged with its request id.")

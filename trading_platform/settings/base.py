@@ -76,6 +76,8 @@ INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 MIDDLEWARE = [
     "apps.core.middleware.RequestIdMiddleware",
     "apps.core.middleware.MetricsMiddleware",
+    "apps.core.middleware.ApiErrorBodyMiddleware",
+    "apps.core.request_limits.RequestLimitsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "apps.core.security_headers.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -92,6 +94,14 @@ MIDDLEWARE = [
     "auditlog.middleware.AuditlogMiddleware",
     "apps.core.middleware.ApplicationErrorMiddleware",
 ]
+
+# Request bodies larger than this are refused with 413, JSON bodies nested deeper than
+# REQUEST_JSON_MAX_DEPTH with 400 (apps/core/request_limits.py); Django's own form limit agrees.
+REQUEST_BODY_MAX_BYTES = env_int("REQUEST_BODY_MAX_BYTES", 1_048_576, minimum=1024)
+REQUEST_JSON_MAX_DEPTH = env_int("REQUEST_JSON_MAX_DEPTH", 32, minimum=2)
+DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_BODY_MAX_BYTES
+# While PostgreSQL or Redis is down, requests answer 503 with Retry-After: this many seconds.
+OUTAGE_RETRY_AFTER_SECONDS = env_int("OUTAGE_RETRY_AFTER_SECONDS", 5, minimum=1)
 
 ROOT_URLCONF = "trading_platform.urls"
 WSGI_APPLICATION = None
@@ -225,7 +235,7 @@ REST_FRAMEWORK: Any = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated", "apps.accounts.permissions.ApiKeyScopePermission"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "apps.core.api.schema.PlatformAutoSchema",
     "DEFAULT_PAGINATION_CLASS": "apps.core.api.pagination.StandardPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_THROTTLE_CLASSES": [
@@ -259,6 +269,8 @@ SPECTACULAR_SETTINGS: Any = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # The API is JSON: the schema documents only JSON request bodies (DRF still parses forms for the browsable API).
+    "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],
 }
 
 # Celery

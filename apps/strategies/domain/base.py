@@ -50,6 +50,7 @@ from typing import Any, ClassVar, Literal, NamedTuple, Protocol, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from apps.core.domain.money import AMOUNT_LIMIT
 from apps.core.errors import ApplicationError, ValidationError
 from apps.orders.domain.matching import WorkingOrder
 from apps.orders.domain.model import Fill, OrderIntent, OrderSide, OrderStatus, OrderType, SymbolRules, TimeInForce
@@ -96,6 +97,9 @@ class UnknownStrategy(ApplicationError):
 
 
 # -- parameters -----------------------------------------------------------------------------------
+
+# The largest price, quantity or quote amount a parameter takes (the API's limit for amounts).
+AMOUNT_MAX = int(AMOUNT_LIMIT)
 
 _JSON_TYPES = {"int": "integer", "float": "number", "bool": "boolean", "str": "string"}
 
