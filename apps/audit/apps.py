@@ -2,6 +2,15 @@ from datetime import timedelta
 
 from django.apps import AppConfig
 
+DEFAULT_RETENTION_DAYS = 7 * 365 + 2
+
+
+def audit_retention() -> timedelta:
+    """How long audit events are kept: `AUDIT_RETENTION_DAYS` (7 years by default)."""
+    from django.conf import settings
+
+    return timedelta(days=int(getattr(settings, "AUDIT_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)))
+
 
 class AuditConfig(AppConfig):
     name = "apps.audit"
@@ -10,6 +19,8 @@ class AuditConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.core.partitions import PartitionPolicy, register_policy
+        from apps.core.schedules import Schedule, register_schedule
 
-        register_policy(PartitionPolicy(table="audit_auditevent", interval="month", ahead=3, retention=timedelta(days=730)))
-        from apps.audit import signals  # noqa: F401  (connects login/logout handlers)
+        register_policy(PartitionPolicy(table="audit_auditevent", interval="month", ahead=3, retention=audit_retention()))
+        register_schedule(Schedule("Verify the audit trail", "audit.verify_chain", every_seconds=24 * 3600))
+        from apps.audit import signals  # noqa: F401  (connects login/logout and task handlers)

@@ -72,7 +72,14 @@ def run_checks() -> list[ComponentStatus]:
     migrations = check_migrations() if database.ok else ComponentStatus("migrations", False, "database unavailable")
     redis_status = check_redis()
     celery = check_celery_workers() if redis_status.ok else ComponentStatus("celery", False, "broker unavailable")
-    return [database, redis_status, celery, migrations]
+    from apps.audit.health import check_audit_chain
+
+    audit = (
+        check_audit_chain()
+        if database.ok and migrations.ok
+        else ComponentStatus("audit", False, "migrations pending" if database.ok else "database unavailable")
+    )
+    return [database, redis_status, celery, migrations, audit]
 
 
 def exchange_statuses() -> dict[str, dict[str, str]]:

@@ -15,7 +15,7 @@ def test_health_is_200_when_database_redis_worker_and_migrations_are_fine(client
     body = response.json()
     assert response.status_code == 200, body
     assert body["status"] == "ok"
-    assert set(body["components"]) == {"database", "redis", "celery", "migrations"}
+    assert set(body["components"]) == {"database", "redis", "celery", "migrations", "audit"}
     assert all(component["ok"] for component in body["components"].values())
     assert "test-worker-" in body["components"]["celery"]["detail"]
 
