@@ -65,6 +65,7 @@ import numpy as np
 from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Q
 
+from apps.audit.context import acting_as_bot
 from apps.audit.services import audit_record
 from apps.bots.models import Bot, BotLogEntry, BotPerformanceSnapshot, BotStatus
 from apps.core.broadcast import rendered_in_time_zone_of
@@ -833,7 +834,8 @@ def bot_process_tick(*, bot_id: Any, tick: Tick) -> int | None:
             if state.last_tick is not None and tick.time <= datetime.fromisoformat(state.last_tick):
                 return None
             run = TickRun(bot, strategy_cls, params, window.data, prepared, t, tick)
-            run.execute()
+            with acting_as_bot(bot):
+                run.execute()
             return run.orders_placed
     except _TRANSIENT as exc:
         logger.warning("bot %s, trade at %s: database trouble, trade dropped: %s", bot.pk, tick.time, exc)
@@ -1033,7 +1035,8 @@ def _process_one(bot: Bot, strategy_cls: type[Strategy], params: StrategyParams,
         if bot.last_processed_open_time is not None and bot.last_processed_open_time >= bar_time:
             return None
         run = BarRun(bot, strategy_cls, params, data, prepared, t)
-        run.execute()
+        with acting_as_bot(bot):
+            run.execute()
         return run.orders_placed
 
 

@@ -13,7 +13,7 @@ from apps.accounts.tests.factories import UserFactory
 from apps.audit.domain.chain import GENESIS_HASH
 from apps.audit.models import AuditChainHead, AuditEvent, AuditVerification
 from apps.audit.services import audit_record, chain_month
-from apps.audit.tests.conftest import append_only_trigger_disabled
+from apps.audit.tests.tampering import append_only_trigger_disabled
 from apps.audit.verification import audit_chain_verify
 
 pytestmark = pytest.mark.django_db

@@ -1,3 +1,5 @@
+"""Rewriting history as someone with the owner's rights could: the hash chain must show it."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
