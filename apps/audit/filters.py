@@ -38,6 +38,7 @@ class AuditFilter:
     since: datetime | None = None
     until: datetime | None = None
     q: str = ""
+    correlation: str = ""
     owner: str = ""
     everyone: bool = False
 
@@ -100,6 +101,7 @@ def audit_filter_from_params(params: Mapping[str, Any], *, actor: Any, strict_sc
         since=since,
         until=until,
         q=_text(params, "q", TEXT_LIMIT),
+        correlation=_text(params, "correlation"),
         owner=owner,
         everyone=everyone or (bool(owner) and actor.is_staff),
     )

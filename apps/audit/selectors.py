@@ -45,6 +45,8 @@ def audit_event_list(*, actor: Any, action_prefix: str = "", include_all_users: 
         events = events.filter(created_at__gte=filters.since)
     if filters.until is not None:
         events = events.filter(created_at__lt=filters.until)
+    if filters.correlation:
+        events = events.filter(request_id=filters.correlation)
     if filters.q:
         events = events.filter(summary__icontains=filters.q)
     return events

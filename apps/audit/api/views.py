@@ -37,6 +37,7 @@ FILTER_PARAMETERS = [
     OpenApiParameter("since", OpenApiTypes.DATETIME, description="From this time (ISO 8601 or epoch milliseconds), inclusive."),
     OpenApiParameter("until", OpenApiTypes.DATETIME, description="Before this time; must not be before since."),
     OpenApiParameter("q", str, description="Text in the summary (case-insensitive)."),
+    OpenApiParameter("correlation", str, description="Only the events one request or task caused (its correlation id)."),
     OpenApiParameter("scope", str, enum=["mine", "all"], description="all: everyone's events (staff only)."),
     OpenApiParameter("owner", OpenApiTypes.UUID, description="Only this user's trail (staff; others may name only themselves)."),
 ]
