@@ -16,6 +16,7 @@ api_v1 = [
     path("", include("apps.bots.api.urls")),
     path("", include("apps.strategies.api.urls")),
     path("", include("apps.backtesting.api.urls")),
+    path("", include("apps.audit.api.urls")),
 ]
 
 urlpatterns = [

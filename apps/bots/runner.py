@@ -69,6 +69,7 @@ import redis.exceptions
 from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Q
 
+from apps.audit.context import acting_as_bot
 from apps.audit.services import audit_record
 from apps.bots.models import Bot, BotLogEntry, BotPerformanceSnapshot, BotStatus
 from apps.core.after_commit import retried_on_failure, retry_hooks_on_failure
@@ -839,7 +840,8 @@ def bot_process_tick(*, bot_id: Any, tick: Tick) -> int | None:
             if state.last_tick is not None and tick.time <= datetime.fromisoformat(state.last_tick):
                 return None
             run = TickRun(bot, strategy_cls, params, window.data, prepared, t, tick)
-            run.execute()
+            with acting_as_bot(bot):
+                run.execute()
             retry_hooks_on_failure(transaction.get_connection())
             return run.orders_placed
     except TRANSIENT_ERRORS as exc:
@@ -1050,7 +1052,8 @@ def _process_one(bot: Bot, strategy_cls: type[Strategy], params: StrategyParams,
         if bot.last_processed_open_time is not None and bot.last_processed_open_time >= bar_time:
             return None
         run = BarRun(bot, strategy_cls, params, data, prepared, t)
-        run.execute()
+        with acting_as_bot(bot):
+            run.execute()
         # The bar is decided and stored at the commit: a push or task enqueue after it that meets
         # Redis trouble is logged and retried, never a failed bar.
         retry_hooks_on_failure(transaction.get_connection())

@@ -92,10 +92,23 @@ def check_stream() -> ComponentStatus:
     return ComponentStatus("stream", health.ok, health.detail, extra={"venues": health.venues})
 
 
+RegisteredCheck = Callable[[], ComponentStatus]
+_registered_checks: dict[str, RegisteredCheck] = {}
+
+
+def register_check(name: str, check: RegisteredCheck) -> None:
+    """A check an app adds to /health/ (the audit chain's last verification, say); it runs once
+    the database answers and the migrations are applied."""
+    _registered_checks[name] = check
+
+
 def _database_then_migrations(into: list[ComponentStatus]) -> None:
     database = check_database()
     into.append(database)
-    into.append(check_migrations() if database.ok else ComponentStatus("migrations", False, "database unavailable"))
+    migrations = check_migrations() if database.ok else ComponentStatus("migrations", False, "database unavailable")
+    into.append(migrations)
+    for name, check in _registered_checks.items():
+        into.append(check() if migrations.ok else ComponentStatus(name, False, "migrations pending" if database.ok else "database unavailable"))
 
 
 def _redis_then_celery(into: list[ComponentStatus]) -> None:
@@ -124,9 +137,9 @@ def _run_in_thread(chain: Chain, into: list[ComponentStatus]) -> threading.Threa
 
 
 def run_checks(timeout: float = CHECK_TIMEOUT_SECONDS) -> list[ComponentStatus]:
-    """Database, Redis, Celery, migrations and the market stream, all answered within `timeout` seconds."""
+    """Database, Redis, Celery, migrations, the market stream and the registered checks, all answered within `timeout` seconds."""
     chains: list[tuple[tuple[str, ...], Chain]] = [
-        (("database", "migrations"), _database_then_migrations),
+        (("database", "migrations", *_registered_checks), _database_then_migrations),
         (("redis", "celery"), _redis_then_celery),
         (("stream",), _stream),
     ]
@@ -137,7 +150,7 @@ def run_checks(timeout: float = CHECK_TIMEOUT_SECONDS) -> list[ComponentStatus]:
         thread.join(max(deadline - time.monotonic(), 0))
     by_name = {status.name: status for done in results for status in list(done)}
     names = [name for chain_names, _ in chains for name in chain_names]
-    order = ["database", "redis", "celery", "migrations", "stream"]
+    order = ["database", "redis", "celery", "migrations", "stream", *_registered_checks]
     return [by_name.get(name) or ComponentStatus(name, False, f"no answer within {timeout:g} s") for name in sorted(names, key=order.index)]
 
 

@@ -331,6 +331,8 @@ LOGGING: Any = {
 }
 
 AUDITLOG_INCLUDE_ALL_MODELS = False
+# Domain audit events: months older than this are dropped whole by the partition task (7 years).
+AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 7 * 365 + 2, minimum=1)
 
 # Exchange credentials at rest: Fernet keys, newest first (see apps/exchanges/crypto.py).
 FIELD_ENCRYPTION_KEYS: list[str] = env_fernet_keys("FIELD_ENCRYPTION_KEYS")

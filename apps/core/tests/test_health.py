@@ -20,7 +20,7 @@ def test_health_is_200_when_database_redis_worker_migrations_and_the_stream_are_
     body = response.json()
     assert response.status_code == 200, body
     assert body["status"] == "ok"
-    assert set(body["components"]) == {"database", "redis", "celery", "migrations", "stream"}
+    assert set(body["components"]) == {"database", "redis", "celery", "migrations", "stream", "audit"}
     assert all(component["ok"] for component in body["components"].values())
     assert "test-worker-" in body["components"]["celery"]["detail"]
 
