@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -22,7 +23,7 @@ pytestmark = [pytest.mark.fault, pytest.mark.timeout(480)]
 
 
 @pytest.fixture
-def platform() -> Platform:
+def platform() -> Iterator[Platform]:
     if os.environ.get("DATABASE_URL") or os.environ.get("REDIS_URL"):
         pytest.skip("kills the embedded PostgreSQL and Redis; with DATABASE_URL / REDIS_URL there are none")
     running = Platform(ROOT / ".local" / "faults" / f"run-{os.getpid()}")
