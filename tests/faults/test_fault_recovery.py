@@ -59,7 +59,8 @@ def test_every_process_killed_under_load_comes_back_and_no_confirmed_order_is_lo
     deadline = time.monotonic() + 90
     while True:
         figures = read_figures(platform, load, bot_ids, settled_before=settled_before)
-        if (figures.stuck == 0 and figures.bars_missed == 0) or time.monotonic() > deadline:
+        caught_up = figures.stuck == 0 and figures.bars_missed == 0 and figures.bars_processed >= len(bot_ids)
+        if caught_up or time.monotonic() > deadline:
             break
         time.sleep(3)
     figures.kills, figures.recoveries = len(recoveries), recoveries
@@ -71,7 +72,7 @@ def test_every_process_killed_under_load_comes_back_and_no_confirmed_order_is_lo
     assert figures.duplicated == 0
     assert figures.stuck == 0
     assert figures.bots == 2 and figures.bots_not_running == []
-    assert figures.bars_processed >= 2, "the bots traded through the faults"
+    assert figures.bars_processed >= 2, "each bot traded a bar after the faults"
     assert figures.unanswered == 0
     assert figures.bars_missed == 0 and figures.bars_doubled == 0
     assert figures.ledger_mismatches == []
