@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EMBEDDED := $(BIN)/python -m apps.core.embedded
 
-.PHONY: help install run test test-fast lint format bench loadtest vendor services-start services-stop services-status clean
+.PHONY: help install run test test-fast lint format bench loadtest chaos vendor services-start services-stop services-status clean
 
 help:
 	@echo "make run      install, start PostgreSQL + Redis (embedded unless DATABASE_URL/REDIS_URL), migrate, seed, serve"
@@ -14,6 +14,7 @@ help:
 	@echo "make lint     ruff, ruff format --check, mypy, import-linter"
 	@echo "make bench    benchmarks (figures printed)"
 	@echo "make loadtest simulated traders and bots against a running make run (USERS=200 DURATION=60s)"
+	@echo "make chaos    100 random SIGKILLs of a running platform under load (figures printed; KILLS=, SEED=)"
 	@echo "make vendor   refresh static/vendor from the npm registry (needs npm)"
 
 $(STAMP): requirements/base.txt requirements/dev.txt
@@ -46,6 +47,8 @@ bench: $(STAMP)
 
 loadtest: $(STAMP)
 	bash scripts/loadtest.sh
+chaos: $(STAMP)
+	@PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m tests.faults.chaos --kills $(or $(KILLS),100) $(if $(SEED),--seed $(SEED))
 
 vendor:
 	bash scripts/vendor_static.sh

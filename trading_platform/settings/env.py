@@ -107,13 +107,10 @@ def database_from_url(url: str) -> dict[str, object]:
 def database_pool_options(max_size: int) -> dict[str, object]:
     """Django's psycopg pool (replaces persistent connections, which a pool forbids).
 
-    Each connection is checked as it leaves the pool (one round trip on a socket that is
-    already open): after a PostgreSQL restart the pool holds connections the server closed,
-    and without the check each would fail one request before the pool dropped it."""
-    from psycopg_pool import ConnectionPool
-
-    pool = {"min_size": min(2, max_size), "max_size": max_size, "timeout": 10, "check": ConnectionPool.check_connection}
-    return {"CONN_MAX_AGE": 0, "CONN_HEALTH_CHECKS": False, "OPTIONS": {"pool": pool}}
+    With CONN_HEALTH_CHECKS Django has the pool check each connection as it leaves (one round
+    trip on a socket already open): after a PostgreSQL restart the pool holds connections the
+    server closed, and without the check each would fail one request before being dropped."""
+    return {"CONN_MAX_AGE": 0, "CONN_HEALTH_CHECKS": True, "OPTIONS": {"pool": {"min_size": min(2, max_size), "max_size": max_size, "timeout": 10}}}
 
 
 def redis_url_for_db(url: str, db: int) -> str:
