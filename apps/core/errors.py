@@ -17,6 +17,8 @@ class CoreErrorCode(StrEnum):
     CONFLICT = "conflict"
     RATE_LIMITED = "rate_limited"
     UNAVAILABLE = "unavailable"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    TOO_DEEP = "too_deeply_nested"
 
 
 class ApplicationError(Exception):
@@ -60,6 +62,11 @@ class ConflictError(ApplicationError):
 class RateLimitedError(ApplicationError):
     status_code = 429
     default_code: str = CoreErrorCode.RATE_LIMITED
+
+
+class PayloadTooLargeError(ApplicationError):
+    status_code = 413
+    default_code: str = CoreErrorCode.PAYLOAD_TOO_LARGE
 
 
 class ServiceUnavailableError(ApplicationError):

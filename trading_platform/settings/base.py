@@ -69,13 +69,17 @@ LOCAL_APPS = [
     "apps.backtesting",
     "apps.bots",
     "apps.help",
+    "apps.operations",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
 MIDDLEWARE = [
     "apps.core.middleware.RequestIdMiddleware",
     "apps.core.middleware.MetricsMiddleware",
+    "apps.core.middleware.ApiErrorBodyMiddleware",
+    "apps.core.request_limits.RequestLimitsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "apps.core.security_headers.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -90,6 +94,14 @@ MIDDLEWARE = [
     "auditlog.middleware.AuditlogMiddleware",
     "apps.core.middleware.ApplicationErrorMiddleware",
 ]
+
+# Request bodies larger than this are refused with 413, JSON bodies nested deeper than
+# REQUEST_JSON_MAX_DEPTH with 400 (apps/core/request_limits.py); Django's own form limit agrees.
+REQUEST_BODY_MAX_BYTES = env_int("REQUEST_BODY_MAX_BYTES", 1_048_576, minimum=1024)
+REQUEST_JSON_MAX_DEPTH = env_int("REQUEST_JSON_MAX_DEPTH", 32, minimum=2)
+DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_BODY_MAX_BYTES
+# While PostgreSQL or Redis is down, requests answer 503 with Retry-After: this many seconds.
+OUTAGE_RETRY_AFTER_SECONDS = env_int("OUTAGE_RETRY_AFTER_SECONDS", 5, minimum=1)
 
 ROOT_URLCONF = "trading_platform.urls"
 WSGI_APPLICATION = None
@@ -106,6 +118,7 @@ TEMPLATES: Any = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "apps.core.context_processors.navigation",
+                "apps.core.context_processors.degraded",
                 "apps.portfolio.mode.trading_mode",
             ],
             "builtins": ["template_partials.templatetags.partials"],
@@ -222,7 +235,7 @@ REST_FRAMEWORK: Any = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated", "apps.accounts.permissions.ApiKeyScopePermission"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "apps.core.api.schema.PlatformAutoSchema",
     "DEFAULT_PAGINATION_CLASS": "apps.core.api.pagination.StandardPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_THROTTLE_CLASSES": [
@@ -256,6 +269,8 @@ SPECTACULAR_SETTINGS: Any = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # The API is JSON: the schema documents only JSON request bodies (DRF still parses forms for the browsable API).
+    "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],
 }
 
 # Celery
@@ -316,9 +331,17 @@ LOGGING: Any = {
 }
 
 AUDITLOG_INCLUDE_ALL_MODELS = False
+# Domain audit events: months older than this are dropped whole by the partition task (7 years).
+AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 7 * 365 + 2, minimum=1)
 
 # Exchange credentials at rest: Fernet keys, newest first (see apps/exchanges/crypto.py).
 FIELD_ENCRYPTION_KEYS: list[str] = env_fernet_keys("FIELD_ENCRYPTION_KEYS")
+
+# Backups (`manage.py backup`, `manage.py restore FILE`): where they go, how many the schedule
+# keeps, and how often it takes one (0: no scheduled backups).
+BACKUP_DIR = Path(env_str("BACKUP_DIR", "") or BASE_DIR / ".local" / "backups")
+BACKUP_KEEP = env_int("BACKUP_KEEP", 7, minimum=1)
+BACKUP_EVERY_HOURS = env_int("BACKUP_EVERY_HOURS", 24, minimum=0)
 
 # Market data
 CANDLE_RETENTION_DAYS: dict[str, int | None] = {"1m": 30, "5m": 90, "15m": 180, "1h": None, "4h": None, "1d": None}

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.accounts.enums import ApiKeyScope, QuoteCurrency, Theme
@@ -53,6 +54,15 @@ class ApiKeyOutputSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+_IPV4_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+_IPV4_NETWORK = rf"^(?:{_IPV4_OCTET}\.){{3}}{_IPV4_OCTET}(?:/(?:3[0-2]|[12]?\d))?$"
+
+
+@extend_schema_field({"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}, {"pattern": _IPV4_NETWORK}]})
+class NetworkField(serializers.CharField):
+    """An IP address or a CIDR network (the service parses it; IPv6 networks are accepted but not spelled out in the schema)."""
+
+
 class ApiKeyCreateInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=80)
     scopes = serializers.ListField(
@@ -62,9 +72,11 @@ class ApiKeyCreateInputSerializer(serializers.Serializer):
         default=[ApiKeyScope.READ.value],
         help_text="read (default), trade, bots.",
     )
-    expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None, help_text="After this moment the key is refused; empty: never.")
+    expires_at = serializers.DateTimeField(
+        required=False, allow_null=True, default=None, help_text="A moment in the future after which the key is refused; empty: never."
+    )
     allowed_networks = serializers.ListField(
-        child=serializers.CharField(max_length=49),
+        child=NetworkField(max_length=49),
         max_length=20,
         default=list,
         help_text="IP addresses or CIDR networks the key may be used from; empty: any.",
@@ -80,11 +92,3 @@ class ApiKeyCreatedOutputSerializer(ApiKeyOutputSerializer):
     class Meta(ApiKeyOutputSerializer.Meta):
         fields = [*ApiKeyOutputSerializer.Meta.fields, "key"]
         read_only_fields = fields
-
-
-class ErrorOutputSerializer(serializers.Serializer):
-    """The body of every API error."""
-
-    code = serializers.CharField(help_text="Machine-readable reason, e.g. otp_invalid, api_key_scope_missing.")
-    message = serializers.CharField(help_text="One sentence for a person.")
-    extra = serializers.DictField(help_text="Details: fields in error, the scope needed, seconds to wait.")

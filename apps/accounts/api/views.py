@@ -16,7 +16,6 @@ from apps.accounts.api.serializers import (
     ApiKeyCreatedOutputSerializer,
     ApiKeyCreateInputSerializer,
     ApiKeyOutputSerializer,
-    ErrorOutputSerializer,
     LogoutInputSerializer,
     MeOutputSerializer,
     PreferencesInputSerializer,
@@ -32,6 +31,7 @@ from apps.accounts.selectors import api_key_list
 from apps.accounts.services import api_key_create, api_key_revoke, sign_in_full, user_update_preferences
 from apps.accounts.step_up import step_up_verify
 from apps.accounts.tokens import token_epoch, token_pair_for
+from apps.core.api.schema import ErrorOutputSerializer
 from apps.core.api.throttling import ScopedRateThrottle
 from apps.core.client_address import client_address
 

@@ -89,7 +89,7 @@ def api_key_create(
     if expires_at is not None and expires_at <= timezone.now():
         raise ValidationError.for_field("expires_at", "The expiry must be in the future.")
     if ApiKey.objects.filter(user=actor, revoked_at__isnull=True).count() >= MAX_ACTIVE_API_KEYS:
-        raise ValidationError(f"At most {MAX_ACTIVE_API_KEYS} active API keys; revoke one first.", code=AccountsErrorCode.API_KEY_LIMIT)
+        raise ConflictError(f"At most {MAX_ACTIVE_API_KEYS} active API keys; revoke one first.", code=AccountsErrorCode.API_KEY_LIMIT)
     prefix = secrets.token_hex(6)
     plaintext = f"{API_KEY_SCHEME}_{prefix}.{secrets.token_urlsafe(32)}"
     api_key = ApiKey.objects.create(

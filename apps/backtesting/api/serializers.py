@@ -7,14 +7,16 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from apps.backtesting.models import Backtest, FillMode, RunStatus
+from apps.core.api.fields import AMOUNT_WHOLE_DIGITS, ExactDecimalField, decimal_output
 from apps.exchanges.domain.timeframes import TIMEFRAMES
-from apps.orders.api.serializers import ExactDecimalField, decimal_output
 
+# 0 to 1000 basis points, three decimals at most.
+SLIPPAGE_PATTERN = r"^(?:\d{1,3}(?:\.\d{1,3})?|\.\d{1,3}|1000(?:\.0{1,3})?)$"
 SUMMARY_KEYS = ("total_return", "annualised_return", "sharpe", "max_drawdown", "trades", "final_equity")
 
 
-def _decimal(default: str, max_digits: int, decimal_places: int, help_text: str) -> ExactDecimalField:
-    return ExactDecimalField(max_digits=max_digits, decimal_places=decimal_places, required=False, default=Decimal(default), help_text=help_text)
+def _decimal(default: str, max_digits: int, decimal_places: int, help_text: str, **bounds: Any) -> ExactDecimalField:
+    return ExactDecimalField(max_digits=max_digits, decimal_places=decimal_places, required=False, default=Decimal(default), help_text=help_text, **bounds)
 
 
 class BacktestCreateInputSerializer(serializers.Serializer):
@@ -25,10 +27,18 @@ class BacktestCreateInputSerializer(serializers.Serializer):
     timeframe = serializers.ChoiceField(choices=TIMEFRAMES, default="1m")
     start = serializers.DateTimeField(required=False, help_text="ISO 8601; default: 7 days before the end.")
     end = serializers.DateTimeField(required=False, help_text="ISO 8601, exclusive; default: now.")
-    initial_capital = _decimal("10000", 38, 8, "In the quote currency.")
+    initial_capital = _decimal("10000", AMOUNT_WHOLE_DIGITS + 8, 8, "In the quote currency.", positive=True)
     maker_fee = _decimal("0.001", 10, 8, "A fraction of the notional: 0.001 is 0.1 %; negative is a rebate.")
     taker_fee = _decimal("0.001", 10, 8, "A fraction of the notional.")
-    slippage_bps = _decimal("0", 8, 3, "Basis points added to every taker fill's price against you.")
+    slippage_bps = _decimal(
+        "0",
+        7,
+        3,
+        "Basis points added to every taker fill's price against you (0-1000).",
+        min_value=Decimal(0),
+        max_value=Decimal(1000),
+        pattern=SLIPPAGE_PATTERN,
+    )
     fill_mode = serializers.ChoiceField(
         choices=FillMode.choices, default=FillMode.NEXT_OPEN, help_text="Market orders fill at the next bar's open or the signal bar's close."
     )

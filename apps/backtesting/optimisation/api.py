@@ -12,9 +12,12 @@ from rest_framework.views import APIView
 
 from apps.accounts.auth import request_user
 from apps.accounts.enums import ApiKeyScope
+from apps.backtesting.api.serializers import SLIPPAGE_PATTERN
 from apps.backtesting.models import Optimisation, OptimisationMethod
 from apps.backtesting.optimisation.services import OBJECTIVES, optimisation_create
 from apps.backtesting.selectors import optimisation_get, optimisation_list
+from apps.core.api.fields import ExactDecimalField
+from apps.core.domain.money import AMOUNT_WHOLE_DIGITS
 from apps.exchanges.selectors import exchange_get, symbol_get
 
 
@@ -30,11 +33,21 @@ class OptimisationCreateInputSerializer(serializers.Serializer):
     timeframe = serializers.CharField()
     start = serializers.DateTimeField()
     end = serializers.DateTimeField()
-    in_sample_fraction = serializers.DecimalField(max_digits=4, decimal_places=3, default=Decimal("0.7"))
+    in_sample_fraction = ExactDecimalField(
+        max_digits=4,
+        decimal_places=3,
+        min_value=Decimal("0.1"),
+        max_value=Decimal("0.95"),
+        pattern=r"^0?\.(?:[1-8]\d{0,2}|9(?:[0-4]\d?)?|950?)$",
+        default=Decimal("0.7"),
+        help_text="0.1-0.95.",
+    )
     walk_forward_windows = serializers.IntegerField(min_value=0, max_value=12, default=0)
-    initial_capital = serializers.DecimalField(max_digits=38, decimal_places=8, default=Decimal("10000"))
-    fee = serializers.DecimalField(max_digits=10, decimal_places=8, default=Decimal("0.001"))
-    slippage_bps = serializers.DecimalField(max_digits=8, decimal_places=3, default=Decimal("0"))
+    initial_capital = ExactDecimalField(max_digits=AMOUNT_WHOLE_DIGITS + 8, decimal_places=8, positive=True, default=Decimal("10000"))
+    fee = ExactDecimalField(max_digits=10, decimal_places=8, default=Decimal("0.001"))
+    slippage_bps = ExactDecimalField(
+        max_digits=7, decimal_places=3, min_value=Decimal(0), max_value=Decimal(1000), pattern=SLIPPAGE_PATTERN, default=Decimal("0")
+    )
 
 
 class OptimisationOutputSerializer(serializers.ModelSerializer):

@@ -1,19 +1,29 @@
 from __future__ import annotations
 
-from typing import Any
+from decimal import Decimal
+from typing import Any, ClassVar
 
 from rest_framework import serializers
 
 from apps.bots.models import Bot, BotLogEntry, BotStatus
 from apps.bots.selectors import bot_summary
+from apps.core.api.fields import AMOUNT_DECIMAL_PLACES, decimal_input, decimal_output
 from apps.exchanges.domain.timeframes import TIMEFRAMES
-from apps.orders.api.serializers import decimal_input, decimal_output
+
+# Above 0, at most 100.
+PERCENT_PATTERN = r"^(?:[1-9]\d?(?:\.\d{1,18})?|0?\.\d{0,17}[1-9]|100(?:\.0{1,18})?)$"
 
 
 class BotLimitsSerializer(serializers.Serializer):
-    max_position_notional = decimal_input(help_text="The bot's own cap on its position value, in the quote currency.")
-    max_daily_loss = decimal_input(help_text="From the bot's equity at 00:00 UTC; reached, the bot pauses itself.")
-    max_drawdown_percent = decimal_input(help_text="From the bot's equity peak, in percent; reached, the bot pauses itself.")
+    max_position_notional = decimal_input(positive=True, help_text="The bot's own cap on its position value, in the quote currency.")
+    max_daily_loss = decimal_input(positive=True, help_text="From the bot's equity at 00:00 UTC; reached, the bot pauses itself.")
+    max_drawdown_percent = decimal_input(
+        positive=True,
+        max_digits=3 + AMOUNT_DECIMAL_PLACES,
+        max_value=Decimal(100),
+        pattern=PERCENT_PATTERN,
+        help_text="From the bot's equity peak, in percent (above 0, at most 100); reached, the bot pauses itself.",
+    )
 
 
 class BotCreateInputSerializer(BotLimitsSerializer):
@@ -26,7 +36,10 @@ class BotCreateInputSerializer(BotLimitsSerializer):
 
 
 class BotUpdateInputSerializer(serializers.Serializer):
-    params = serializers.DictField(help_text="New parameters (the bot must be stopped); missing ones take their defaults.")
+    params = serializers.DictField(
+        required=False, help_text="New parameters (the bot must be stopped); missing ones take their defaults. Without it nothing changes."
+    )
+    openapi_request_rules: ClassVar[dict[str, Any]] = {"additionalProperties": False}
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         unknown = sorted(set(self.initial_data) - {"params"}) if isinstance(self.initial_data, dict) else []

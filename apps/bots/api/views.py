@@ -83,8 +83,9 @@ class BotDetailApi(APIView):
         serializer = BotUpdateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         actor = request_user(request)
-        bot = bot_update_params(actor=actor, bot_id=bot_id, params=serializer.validated_data["params"])
-        return Response(BotOutputSerializer(bot_get(actor=actor, bot_id=bot.pk)).data)
+        if "params" in serializer.validated_data:
+            bot_id = str(bot_update_params(actor=actor, bot_id=bot_id, params=serializer.validated_data["params"]).pk)
+        return Response(BotOutputSerializer(bot_get(actor=actor, bot_id=bot_id)).data)
 
     @extend_schema(responses={204: None}, description="Delete (softly); a bot that is not stopped is stopped first, its working orders canceled.")
     def delete(self, request: Request, bot_id: str) -> Response:

@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 from apps.core.errors import ApplicationError
+from apps.core.outage import outage_component, outage_error
 
 _DRF_CODES = {
     exceptions.ParseError: "parse_error",
@@ -25,11 +26,17 @@ _DRF_CODES = {
 }
 
 
+_RETRY_STATUSES = {status.HTTP_429_TOO_MANY_REQUESTS, status.HTTP_503_SERVICE_UNAVAILABLE}
+
+
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    component = outage_component(exc)
+    if component is not None:
+        exc = outage_error(component)
     if isinstance(exc, ApplicationError):
         error_response = Response(exc.as_dict(), status=exc.status_code)
         retry_after = exc.extra.get("retry_after_seconds")
-        if exc.status_code == status.HTTP_429_TOO_MANY_REQUESTS and isinstance(retry_after, int):
+        if exc.status_code in _RETRY_STATUSES and isinstance(retry_after, int):
             error_response["Retry-After"] = str(retry_after)
         return error_response
     if isinstance(exc, Http404):
@@ -53,9 +60,17 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     wait = getattr(exc, "wait", None)
     if isinstance(exc, exceptions.Throttled) and wait is not None:
         extra["retry_after_seconds"] = int(wait)
-    message = str(exc.detail) if isinstance(exc, exceptions.APIException) else str(exc)
+    message = _plain_message(exc.detail) if isinstance(exc, exceptions.APIException) else str(exc)
     response.data = {"code": code, "message": message, "extra": extra}
     return response
+
+
+def _plain_message(detail: Any) -> str:
+    """A sentence for the client: never the repr of a nested detail (simplejwt nests its own)."""
+    if isinstance(detail, dict) and "detail" in detail:
+        detail = detail["detail"]
+    text = (_first_message(detail) or "The request was refused.").strip()
+    return text if text.endswith((".", "?", "!")) else f"{text}."
 
 
 def _first_message(detail: Any) -> str | None:

@@ -5,18 +5,27 @@ written back through the cache on each call; at a bot's rate (1,200 a minute) th
 costs more than the request. A counter per window is one round trip. A fixed window lets
 a client spend its allowance at the end of one window and again at the start of the next,
 so the burst is at most twice the rate; the rate over any longer stretch holds.
+
+Without Redis the throttles let requests through (and log it): an API that refuses every
+request while its cache is down would stop bots from cancelling orders, which is worse
+than a few minutes without a rate limit. Sign-in counts failures in the process instead
+(apps/accounts/services/sign_in.py), because there a missing limit helps a guesser.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
+import redis
 from django.conf import settings
 from rest_framework import throttling
 from rest_framework.request import Request
 
 from apps.core.redis_clients import quick_redis_client
+
+logger = logging.getLogger(__name__)
 
 
 def count_in_window(key: str, window_seconds: int) -> tuple[int, float]:
@@ -44,7 +53,11 @@ class CountingThrottleMixin:
         key = self.get_cache_key(request, view)  # type: ignore[attr-defined]  # from the DRF class
         if key is None:
             return True
-        count, self._seconds_left = count_in_window(key, int(self.duration))
+        try:
+            count, self._seconds_left = count_in_window(key, int(self.duration))
+        except redis.RedisError as exc:
+            logger.warning("API throttle skipped: Redis is not answering (%s)", exc)
+            return True
         return count <= self.num_requests
 
     def wait(self) -> float | None:

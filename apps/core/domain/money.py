@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_UP, Decimal, InvalidOperation
 
+# The largest amount, price or quantity a person or a bot may ask for (below 10^15): larger
+# numbers are typing mistakes, and their products overflow the NUMERIC(38, 18) columns.
+AMOUNT_WHOLE_DIGITS = 15
+AMOUNT_LIMIT = Decimal(10) ** AMOUNT_WHOLE_DIGITS
+
 ROUNDING_MODES = {"down": ROUND_DOWN, "up": ROUND_UP, "nearest": ROUND_HALF_EVEN}
 
 

@@ -7,11 +7,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.api.serializers import ErrorOutputSerializer
 from apps.accounts.auth import request_user
 from apps.accounts.enums import ApiKeyScope
 from apps.accounts.step_up import step_up_verify
-from apps.core.api.params import required_param
+from apps.core.api.params import required_param, text_parameter
+from apps.core.api.schema import ErrorOutputSerializer
 from apps.core.errors import ValidationError
 from apps.exchanges.api.serializers import (
     ApiConnectionCreateInputSerializer,
@@ -39,9 +39,9 @@ class SymbolListApi(generics.ListAPIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("exchange", str, required=True, description="BINANCE, BYBIT, OKX or SIM"),
-            OpenApiParameter("market_type", str, required=False, enum=["spot", "linear_perpetual"]),
-            OpenApiParameter("search", str, required=False),
+            text_parameter("exchange", required=True, max_length=16, description="BINANCE, BYBIT, OKX or SIM"),
+            OpenApiParameter("market_type", str, required=False, enum=MarketTypeChoice.values),
+            OpenApiParameter("search", str, required=False, description="Part of the symbol, its base or its quote currency."),
         ]
     )
     def get(self, request: Request, *args: object, **kwargs: object) -> Response:

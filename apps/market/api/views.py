@@ -6,12 +6,21 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.api.params import datetime_param, int_param, required_param
+from apps.core.api.params import datetime_param, int_param, int_parameter, required_param, text_parameter
+from apps.exchanges.domain.timeframes import TIMEFRAMES
 from apps.exchanges.selectors import exchange_get, symbol_get, symbol_list
-from apps.market.selectors import MAX_BOOK_DEPTH, candle_limit, candle_series_json, check_timeframe, order_book_dict, ticker_dicts
+from apps.market.selectors import (
+    DEFAULT_CANDLES_PER_REQUEST,
+    MAX_BOOK_DEPTH,
+    MAX_CANDLES_PER_REQUEST,
+    candle_series_json,
+    check_timeframe,
+    order_book_dict,
+    ticker_dicts,
+)
 
-EXCHANGE_PARAM = OpenApiParameter("exchange", str, required=True, description="BINANCE, BYBIT, OKX or SIM")
-SYMBOL_PARAM = OpenApiParameter("symbol", str, required=True, description="BTC/USDT or its slug BTC-USDT")
+EXCHANGE_PARAM = text_parameter("exchange", required=True, max_length=16, description="BINANCE, BYBIT, OKX or SIM")
+SYMBOL_PARAM = text_parameter("symbol", required=True, description="BTC/USDT or its slug BTC-USDT")
 
 
 class CandleListApi(APIView):
@@ -19,10 +28,12 @@ class CandleListApi(APIView):
         parameters=[
             EXCHANGE_PARAM,
             SYMBOL_PARAM,
-            OpenApiParameter("timeframe", str, required=True, enum=["1m", "5m", "15m", "1h", "4h", "1d"]),
+            OpenApiParameter("timeframe", str, required=True, enum=list(TIMEFRAMES)),
             OpenApiParameter("start", OpenApiTypes.DATETIME, description="inclusive; ISO 8601 or epoch ms"),
             OpenApiParameter("end", OpenApiTypes.DATETIME, description="exclusive; the newest `limit` candles before it are returned"),
-            OpenApiParameter("limit", int, description="1-5000, default 500"),
+            int_parameter(
+                "limit", minimum=1, maximum=MAX_CANDLES_PER_REQUEST, description=f"1-{MAX_CANDLES_PER_REQUEST}, default {DEFAULT_CANDLES_PER_REQUEST}"
+            ),
         ],
         responses={200: OpenApiTypes.OBJECT},
         description="Candles oldest first as [open_time_ms, open, high, low, close, volume] with prices as strings.",
@@ -37,7 +48,7 @@ class CandleListApi(APIView):
             timeframe=timeframe,
             start=datetime_param(params, "start"),
             end=datetime_param(params, "end"),
-            limit=candle_limit(params.get("limit")),
+            limit=int_param(params, "limit", default=DEFAULT_CANDLES_PER_REQUEST, minimum=1, maximum=MAX_CANDLES_PER_REQUEST),
         )
         # The series is JSON built by PostgreSQL; splice it in rather than parse and re-encode it.
         header = f'{{"exchange":"{exchange.code}","symbol":"{symbol.symbol}","timeframe":"{timeframe}","candles":'
@@ -55,7 +66,7 @@ class TickerListApi(APIView):
 
 class OrderBookApi(APIView):
     @extend_schema(
-        parameters=[EXCHANGE_PARAM, SYMBOL_PARAM, OpenApiParameter("depth", int, description=f"1-{MAX_BOOK_DEPTH}, default 20")],
+        parameters=[EXCHANGE_PARAM, SYMBOL_PARAM, int_parameter("depth", minimum=1, maximum=MAX_BOOK_DEPTH, description=f"1-{MAX_BOOK_DEPTH}, default 20")],
         responses={200: OpenApiTypes.OBJECT},
     )
     def get(self, request: Request) -> Response:

@@ -1,35 +1,12 @@
 from __future__ import annotations
 
-from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from rest_framework import serializers
 
+from apps.core.api.fields import AsciiIntegerField, UpperChoiceField, decimal_input, decimal_output, identifier_field
 from apps.orders.enums import OrderSideChoice, OrderTypeChoice, TimeInForceChoice
-
-
-def decimal_output(**kwargs: Any) -> serializers.DecimalField:
-    """An exact amount as a plain string without trailing zeros ("0.5", "60000")."""
-    return serializers.DecimalField(max_digits=38, decimal_places=18, normalize_output=True, read_only=True, **kwargs)
-
-
-class ExactDecimalField(serializers.DecimalField):
-    """An exact amount, kept as written: "0.001" stays 0.001 (DRF would pad it to 18 places, and messages would show the padding)."""
-
-    def quantize(self, value: Decimal) -> Decimal:
-        return value  # validate_precision has already refused more than max_digits / decimal_places
-
-
-def decimal_input(**kwargs: Any) -> serializers.DecimalField:
-    """An optional exact amount; send it as a string ("0.001") to keep it exact."""
-    return ExactDecimalField(max_digits=38, decimal_places=18, required=False, allow_null=True, **kwargs)
-
-
-class UpperChoiceField(serializers.ChoiceField):
-    """A choice given in any case: "buy" and "BUY" are the same side."""
-
-    def to_internal_value(self, data: Any) -> Any:
-        return super().to_internal_value(data.upper() if isinstance(data, str) else data)
+from apps.orders.services.placement import CLIENT_ORDER_ID_MAX
 
 
 class OrderCreateInputSerializer(serializers.Serializer):
@@ -37,24 +14,33 @@ class OrderCreateInputSerializer(serializers.Serializer):
     symbol = serializers.CharField(max_length=32, help_text="BTC/USDT, BTC/USDT:USDT or a slug such as BTC-USDT-PERP.")
     side = UpperChoiceField(choices=OrderSideChoice.choices)
     order_type = UpperChoiceField(choices=OrderTypeChoice.choices)
-    quantity = decimal_input(help_text="In the base currency. Give this or quote_amount.")
-    quote_amount = decimal_input(help_text="In the quote currency, converted at the limit (or current) price and rounded down to the lot.")
-    price = decimal_input(help_text="LIMIT and STOP_LIMIT only.")
-    stop_price = decimal_input(help_text="The trigger of STOP_MARKET, STOP_LIMIT and TAKE_PROFIT orders.")
+    quantity = decimal_input(positive=True, help_text="In the base currency. Give this or quote_amount.")
+    quote_amount = decimal_input(positive=True, help_text="In the quote currency, converted at the limit (or current) price and rounded down to the lot.")
+    price = decimal_input(positive=True, help_text="LIMIT and STOP_LIMIT only.")
+    stop_price = decimal_input(positive=True, help_text="The trigger of STOP_MARKET, STOP_LIMIT and TAKE_PROFIT orders.")
     time_in_force = UpperChoiceField(choices=TimeInForceChoice.choices, default="GTC")
     post_only = serializers.BooleanField(default=False)
     reduce_only = serializers.BooleanField(default=False)
-    leverage = serializers.IntegerField(min_value=1, max_value=125, default=1)
+    leverage = AsciiIntegerField(min_value=1, max_value=125, default=1)
     margin_mode = UpperChoiceField(choices=[("ISOLATED", "Isolated"), ("CROSS", "Cross")], default="ISOLATED")
-    stop_loss = decimal_input(help_text="Becomes the position's stop-loss once the order fills.")
-    take_profit = decimal_input(help_text="Becomes the position's take-profit once the order fills.")
-    client_order_id = serializers.CharField(
-        max_length=64,
+    stop_loss = decimal_input(positive=True, help_text="Becomes the position's stop-loss once the order fills.")
+    take_profit = decimal_input(positive=True, help_text="Becomes the position's take-profit once the order fills.")
+    client_order_id = identifier_field(
+        max_length=CLIENT_ORDER_ID_MAX,
         required=False,
         allow_blank=True,
         default="",
-        help_text="Your id for the order (1-36 letters, digits, '-' or '_'). Sending the same id again returns the first order.",
+        help_text=f"Your id for the order (1-{CLIENT_ORDER_ID_MAX} ASCII letters, digits, '-' or '_'); one is made when you send none. "
+        "Sending the same id again returns the first order.",
     )
+
+    # Exactly one of quantity and quote_amount is given (the other absent or null; validate() below).
+    openapi_request_rules: ClassVar[dict[str, Any]] = {
+        "oneOf": [
+            {"required": ["quantity"], "properties": {"quantity": {"type": "string"}, "quote_amount": {"not": {"type": "string"}}}},
+            {"required": ["quote_amount"], "properties": {"quote_amount": {"type": "string"}, "quantity": {"not": {"type": "string"}}}},
+        ]
+    }
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs.get("quantity") is not None and attrs.get("quote_amount") is not None:

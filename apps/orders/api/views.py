@@ -5,7 +5,6 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from django.db.models import Q, QuerySet
-from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, OpenApiTypes, extend_schema
 from rest_framework import generics, status
 from rest_framework.request import Request
@@ -22,7 +21,7 @@ from apps.orders.api.serializers import FillOutputSerializer, OrderCreateInputSe
 from apps.orders.enums import OrderSource, OrderStatusChoice
 from apps.orders.models import Fill, Order
 from apps.orders.selectors import fill_list, order_get, order_list
-from apps.orders.services.placement import OrderRequest, order_cancel, order_submit
+from apps.orders.services.placement import OrderRequest, order_cancel, order_submit_once
 from apps.portfolio.enums import AccountMode
 from apps.portfolio.models import TradingAccount
 from apps.portfolio.selectors import trading_account_get
@@ -107,6 +106,16 @@ class OrderListCreateApi(generics.ListAPIView):
 
     @extend_schema(
         request=OrderCreateInputSerializer,
+        parameters=[
+            OpenApiParameter(
+                REPLAYED_HEADER,
+                str,
+                location=OpenApiParameter.HEADER,
+                response=[200, 201],
+                enum=["true", "false"],
+                description="true: an earlier order with this client_order_id, nothing placed; false: this request placed the order.",
+            )
+        ],
         responses={
             201: OpenApiResponse(OrderOutputSerializer, description="Placed (it may already be filled, or rejected / expired with a reason)."),
             200: OpenApiResponse(
@@ -123,8 +132,7 @@ class OrderListCreateApi(generics.ListAPIView):
         actor = request_user(request)
         account = trading_account_get(actor=actor, account_id=data["account"])
         symbol = symbol_get(exchange=account.exchange, symbol=data["symbol"])
-        started = timezone.now()
-        order = order_submit(
+        submission = order_submit_once(
             actor=actor,
             account=account,
             request=OrderRequest(
@@ -146,9 +154,9 @@ class OrderListCreateApi(generics.ListAPIView):
                 source=OrderSource.API,
             ),
         )
-        replayed = order.created_at < started
+        replayed = not submission.created
         return Response(
-            OrderOutputSerializer(order).data,
+            OrderOutputSerializer(submission.order).data,
             status=status.HTTP_200_OK if replayed else status.HTTP_201_CREATED,
             headers={REPLAYED_HEADER: "true" if replayed else "false"},
         )

@@ -5,7 +5,10 @@ Run inside `stream_market`, which already sees every trade of the watched symbol
 symbol has one MatchingEngine (the same engine and fill model as backtests) holding the
 open paper orders; the database stays the source of truth: engines are re-synced from
 it every second, and every fill is applied through the ledger in its own transaction
-after re-checking the order is still open.
+after re-checking the order is still open. A fill the database refused (a deadlock, a
+cancelled statement, a lost connection) is kept and applied again at each sync until it
+is stored or the order ended elsewhere: the engine never counts as filled an order whose
+fill the database does not hold.
 """
 
 from __future__ import annotations
@@ -105,6 +108,13 @@ class PaperMatcher:
     perpetuals: dict[Any, list[Position]] = field(default_factory=lambda: defaultdict(list))  # symbol id -> open paper positions
     marks: dict[Any, Decimal] = field(default_factory=dict)  # symbol id -> latest mark price
     wallets: dict[tuple[Any, str], Decimal] = field(default_factory=dict)  # (account id, quote) -> wallet, for cross positions
+    retries: dict[str, list[Any]] = field(default_factory=dict)  # order id -> engine events the database has not stored yet
+
+    def forget(self) -> None:
+        """Drop the engines' orders and exits: the next sync reads them again from the database
+        (after a lost connection). Fills waiting for a retry are kept: the engine already made them."""
+        self.books = {}
+        self.exits = defaultdict(list)
 
     def _book_for(self, order: Order) -> SymbolBook:
         book = self.books.get(order.symbol_id)
@@ -115,7 +125,9 @@ class PaperMatcher:
         return book
 
     def sync(self, symbol_ids: list[Any]) -> None:
-        """Load new open orders into the engines, drop those that ended elsewhere, refresh exits."""
+        """Store the fills that failed before, load new open orders into the engines, drop those
+        that ended elsewhere, refresh exits."""
+        self._retry_failed_fills()
         orders = open_paper_orders(symbol_ids)
         wanted = {str(order.pk) for order in orders}
         for book in self.books.values():
@@ -125,13 +137,13 @@ class PaperMatcher:
         for order in orders:
             book = self._book_for(order)
             order_id = str(order.pk)
-            if order_id in book.order_ids:
+            if order_id in book.order_ids or order_id in self.retries:
                 continue
             book.order_ids.add(order_id)
             events = book.engine.submit(
                 order_id, _intent_for(order), datetime.now(UTC), book=None, last_price=self.last_price.get(order.symbol_id), resting=True
             )
-            self._apply_events(order_id, [e for e in events if type(e).__name__ not in ("OrderAccepted",)])
+            self._apply_or_retry(order_id, events)
         self.exits = defaultdict(list)
         for position in positions_with_exits(symbol_ids):
             self.exits[position.symbol_id].append(position)
@@ -205,7 +217,7 @@ class PaperMatcher:
             for event in events:
                 by_order[event.order_id].append(event)
             for order_id, order_events in by_order.items():
-                fills += self._apply_events(order_id, order_events)
+                fills += self._apply_or_retry(order_id, order_events)
                 if book.engine.status(order_id) is None or not _still_working(book.engine, order_id):
                     book.order_ids.discard(order_id)
         for position in list(self.exits.get(symbol.pk, [])):
@@ -214,11 +226,28 @@ class PaperMatcher:
                 trigger_position_exit(position_id=position.pk, price=price)
         return fills
 
-    def _apply_events(self, order_id: str, events: list[Any]) -> int:
+    def _apply_or_retry(self, order_id: str, events: list[Any]) -> int:
+        """Store the engine's fills, expiries and rejections of one order; returns the fills stored.
+        If the database refuses, keep them (after any still waiting) for the next sync."""
         relevant = [e for e in events if type(e).__name__ in ("OrderFilled", "OrderExpired", "OrderRejected")]
         if not relevant:
             return 0
-        return apply_paper_events(order_id=order_id, events=relevant)
+        if order_id in self.retries:
+            self.retries[order_id].extend(relevant)
+            return 0
+        try:
+            return apply_paper_events(order_id=order_id, events=relevant)
+        except Exception:
+            logger.exception("storing the paper fill of order %s failed; retrying at the next sync", order_id)
+            self.retries[order_id] = relevant
+            return 0
+
+    def _retry_failed_fills(self) -> None:
+        """Apply the events the database refused before, oldest first; raises while it still refuses."""
+        for order_id in list(self.retries):
+            filled = apply_paper_events(order_id=order_id, events=self.retries[order_id])
+            del self.retries[order_id]
+            logger.info("stored the paper fill of order %s on retry (%d fill(s))", order_id, filled)
 
 
 def _still_working(engine: MatchingEngine, order_id: str) -> bool:

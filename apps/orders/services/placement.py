@@ -230,16 +230,35 @@ def resulting_margin(*, account: TradingAccount, symbol: Symbol, intent: OrderIn
 # Submit ------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class OrderSubmission:
+    order: Order
+    created: bool  # False: an order with this client_order_id existed (or a concurrent submit inserted it); nothing was placed
+
+
 def order_submit(*, actor: Any, account: TradingAccount, request: OrderRequest, extra_limits: list[LimitSet] | None = None) -> Order:
     """Place an order. The same client_order_id twice returns the first order and places nothing."""
+    return order_submit_once(actor=actor, account=account, request=request, extra_limits=extra_limits).order
+
+
+def order_submit_once(*, actor: Any, account: TradingAccount, request: OrderRequest, extra_limits: list[LimitSet] | None = None) -> OrderSubmission:
+    """`order_submit`, saying whether this call inserted the order: of any number of concurrent
+    submits of one client_order_id, exactly one inserts it (the unique constraint decides)."""
     if account.owner_id != actor.pk:
         raise NotFoundError("No such trading account.", extra={"fields": {"account": ["No such trading account."]}})
     chosen_by_caller = bool(request.client_order_id)
     client_order_id = (request.client_order_id or new_client_order_id()).strip()
-    if not client_order_id or len(client_order_id) > CLIENT_ORDER_ID_MAX or not client_order_id.replace("-", "").replace("_", "").isalnum():
-        raise ValidationError.for_field("client_order_id", f"Use 1-{CLIENT_ORDER_ID_MAX} letters, digits, '-' or '_'.")
-    if chosen_by_caller and Order.objects.filter(account=account, client_order_id=client_order_id).exists():
-        return Order.objects.select_related("symbol", "account").get(account=account, client_order_id=client_order_id)
+    if (
+        not client_order_id
+        or len(client_order_id) > CLIENT_ORDER_ID_MAX
+        or not client_order_id.isascii()
+        or not client_order_id.replace("-", "").replace("_", "").isalnum()
+    ):
+        raise ValidationError.for_field("client_order_id", f"Use 1-{CLIENT_ORDER_ID_MAX} ASCII letters, digits, '-' or '_'.")
+    if chosen_by_caller:
+        earlier = Order.objects.filter(account=account, client_order_id=client_order_id).select_related("symbol", "account").first()
+        if earlier is not None:
+            return OrderSubmission(earlier, created=False)
     symbol = request.symbol
     if symbol.exchange_id != account.exchange_id:
         raise ValidationError.for_field("symbol", f"{symbol.symbol} is not traded on {account.exchange.name}.")
@@ -258,7 +277,7 @@ def order_submit(*, actor: Any, account: TradingAccount, request: OrderRequest, 
     ensure_valid_order(intent, symbol_rules(symbol), reference)
     _validate_attached_exits(intent, request, reference)
     try:
-        return _place(
+        placed = _place(
             actor=actor,
             account=account,
             symbol=symbol,
@@ -273,7 +292,7 @@ def order_submit(*, actor: Any, account: TradingAccount, request: OrderRequest, 
         existing = Order.objects.filter(account=account, client_order_id=client_order_id).select_related("symbol", "account").first()
         if existing is None:
             raise
-        return existing
+        return OrderSubmission(existing, created=False)
     except RiskRejectedError as exc:
         with transaction.atomic():
             audit_record(
@@ -284,6 +303,7 @@ def order_submit(*, actor: Any, account: TradingAccount, request: OrderRequest, 
                 target=account,
             )
         raise
+    return OrderSubmission(placed, created=True)
 
 
 @transaction.atomic

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
-from typing import Any
+from decimal import Decimal
+from typing import Any, ClassVar
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from apps.orders.api.serializers import ExactDecimalField, UpperChoiceField, decimal_input, decimal_output
+from apps.core.api.fields import ExactDecimalField, UpperChoiceField, decimal_input, decimal_output
 from apps.portfolio.presentation import PositionRow
 
 
@@ -56,13 +57,21 @@ class TradingAccountCreateInputSerializer(serializers.Serializer):
 
     exchange = serializers.CharField(max_length=16, required=False, help_text="Paper: SIM, BINANCE, BYBIT or OKX.")
     balances = serializers.DictField(
-        child=ExactDecimalField(max_digits=38, decimal_places=18), required=False, help_text='Paper: starting balances, e.g. {"USDT": "10000"}.'
+        child=ExactDecimalField(min_value=Decimal(0)), required=False, help_text='Paper: starting balances, e.g. {"USDT": "10000"}.'
     )
     api_connection = serializers.UUIDField(required=False, help_text="Live: your verified API connection.")
     name = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
     fee_tier = serializers.CharField(
         max_length=32, required=False, allow_blank=True, default="", help_text="The venue's fee tier, e.g. VIP 1 on Binance; default: its first tier."
     )
+
+    # A live account names only its connection; a paper one needs an exchange (validate() below).
+    openapi_request_rules: ClassVar[dict[str, Any]] = {
+        "oneOf": [
+            {"required": ["api_connection"], "not": {"anyOf": [{"required": ["exchange"]}, {"required": ["balances"]}]}},
+            {"required": ["exchange"], "not": {"required": ["api_connection"]}},
+        ]
+    }
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs.get("api_connection") is not None:
@@ -110,7 +119,15 @@ class PositionOutputSerializer(serializers.Serializer):
 
 class PositionCloseInputSerializer(serializers.Serializer):
     order_type = UpperChoiceField(choices=[("MARKET", "Market"), ("LIMIT", "Limit")], required=False, help_text="LIMIT when a price is given, else MARKET.")
-    price = decimal_input(help_text="The limit price of a LIMIT close.")
+    price = decimal_input(positive=True, allow_null=False, help_text="The limit price of a LIMIT close: required for LIMIT, refused for MARKET.")
+    # A price makes it a LIMIT close, none a MARKET one (validate() below).
+    openapi_request_rules: ClassVar[dict[str, Any]] = {
+        "oneOf": [
+            # patterns, not enums: the schema's enum naming would turn an enum here into the field's own
+            {"required": ["price"], "properties": {"order_type": {"pattern": "^LIMIT$"}}},
+            {"not": {"required": ["price"]}, "properties": {"order_type": {"pattern": "^MARKET$"}}},
+        ]
+    }
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         price = attrs.get("price")

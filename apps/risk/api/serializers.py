@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from apps.orders.api.serializers import ExactDecimalField, decimal_output
+from apps.core.api.fields import AsciiIntegerField, ExactDecimalField, decimal_output
 
 MAX_OPEN_POSITIONS = 2_147_483_647
+MAX_LEVERAGE = 125
 
 
 class RiskLimitsOutputSerializer(serializers.Serializer):
@@ -19,8 +20,8 @@ class RiskLimitsOutputSerializer(serializers.Serializer):
 class RiskLimitsInputSerializer(serializers.Serializer):
     """Every limit; null removes it. PUT needs all five, PATCH any of them."""
 
-    max_order_notional = ExactDecimalField(max_digits=38, decimal_places=18, allow_null=True)
-    max_position_notional = ExactDecimalField(max_digits=38, decimal_places=18, allow_null=True)
-    max_leverage = serializers.IntegerField(allow_null=True)
-    max_open_positions = serializers.IntegerField(allow_null=True, max_value=MAX_OPEN_POSITIONS)
-    max_daily_loss = ExactDecimalField(max_digits=38, decimal_places=18, allow_null=True)
+    max_order_notional = ExactDecimalField(positive=True, allow_null=True)
+    max_position_notional = ExactDecimalField(positive=True, allow_null=True)
+    max_leverage = AsciiIntegerField(allow_null=True, min_value=1, max_value=MAX_LEVERAGE)
+    max_open_positions = AsciiIntegerField(allow_null=True, min_value=1, max_value=MAX_OPEN_POSITIONS)
+    max_daily_loss = ExactDecimalField(positive=True, allow_null=True)

@@ -145,7 +145,7 @@ def test_the_number_of_active_keys_is_capped_and_revoking_one_makes_room() -> No
     user = UserFactory()
     keys = [api_key_create(actor=user, name=f"bot {n}") for n in range(MAX_ACTIVE_API_KEYS)]
 
-    with pytest.raises(ValidationError) as caught:
+    with pytest.raises(ConflictError) as caught:  # 409: the request is fine, the account's state refuses it
         api_key_create(actor=user, name="one too many")
     assert caught.value.code == AccountsErrorCode.API_KEY_LIMIT
 

@@ -126,7 +126,7 @@ def test_the_same_client_order_id_twice_returns_the_first_order_with_200_and_say
 @pytest.mark.parametrize(
     ("change", "status", "code", "field"),
     [
-        ({"quantity": "-1"}, 400, "invalid_order", "quantity"),
+        ({"quantity": "-1"}, 400, "invalid", "quantity"),
         ({"quantity": "0.000001"}, 400, "invalid_order", "quantity"),
         ({"quantity": "abc"}, 400, "invalid", "quantity"),
         ({"quantity": "1e30"}, 400, "invalid", "quantity"),

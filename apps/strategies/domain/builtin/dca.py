@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from apps.orders.domain.model import OrderSide, OrderStatus
 from apps.strategies.domain import indicators as ind
-from apps.strategies.domain.base import BarView, OrderUpdate, Prepared, Strategy, StrategyContext, StrategyParams, param
+from apps.strategies.domain.base import AMOUNT_MAX, BarView, OrderUpdate, Prepared, Strategy, StrategyContext, StrategyParams, param
 from apps.strategies.domain.data import OHLCV
 from apps.strategies.domain.registry import register
 
@@ -30,7 +30,7 @@ class DcaParams(StrategyParams):
     interval: int = param(24, minimum=1, maximum=100_000, description="Bars between periodic buys.")
     dip_percent: float = param(3.0, minimum=0, exclusive_minimum=True, maximum=90, description="Dip below the recent high that opens a deal (%).")
     lookback: int = param(24, minimum=1, maximum=10_000, description="Bars of closes the recent high is taken over.")
-    order_quote: float = param(100.0, minimum=0, exclusive_minimum=True, description="Quote amount of each base buy.")
+    order_quote: float = param(100.0, minimum=0, exclusive_minimum=True, maximum=AMOUNT_MAX, description="Quote amount of each base buy.")
     take_profit_percent: float = param(2.0, minimum=0, exclusive_minimum=True, maximum=1000, description="Take profit above the average entry (%).")
     max_safety_orders: int = param(3, minimum=0, maximum=50, description="Safety buy orders resting below the first fill.")
     step_percent: float = param(2.0, minimum=0, exclusive_minimum=True, maximum=50, description="Distance between safety orders (% of the first fill price).")

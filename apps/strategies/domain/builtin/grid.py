@@ -18,17 +18,17 @@ from typing import Any
 import numpy as np
 
 from apps.orders.domain.model import OrderSide, OrderStatus
-from apps.strategies.domain.base import FloatArray, OrderUpdate, Prepared, Strategy, StrategyContext, StrategyParameterError, StrategyParams, param
+from apps.strategies.domain.base import AMOUNT_MAX, FloatArray, OrderUpdate, Prepared, Strategy, StrategyContext, StrategyParameterError, StrategyParams, param
 from apps.strategies.domain.data import OHLCV
 from apps.strategies.domain.registry import register
 
 
 @dataclass(frozen=True)
 class GridParams(StrategyParams):
-    lower: float = param(90.0, minimum=0, exclusive_minimum=True, description="Lowest grid level (quote price).")
-    upper: float = param(110.0, minimum=0, exclusive_minimum=True, description="Highest grid level (quote price); above lower.")
+    lower: float = param(90.0, minimum=0, exclusive_minimum=True, maximum=AMOUNT_MAX, description="Lowest grid level (quote price).")
+    upper: float = param(110.0, minimum=0, exclusive_minimum=True, maximum=AMOUNT_MAX, description="Highest grid level (quote price); above lower.")
     levels: int = param(11, minimum=2, maximum=500, description="Number of levels, lower and upper included.")
-    quantity: float = param(0.01, minimum=0, exclusive_minimum=True, description="Base quantity of each order.")
+    quantity: float = param(0.01, minimum=0, exclusive_minimum=True, maximum=AMOUNT_MAX, description="Base quantity of each order.")
 
     def check(self) -> None:
         if self.upper <= self.lower:

@@ -21,7 +21,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from apps.strategies.domain import indicators as ind
-from apps.strategies.domain.base import BarView, FloatArray, Prepared, SignalKind, Strategy, StrategyContext, StrategyParameterError, StrategyParams, param
+from apps.strategies.domain.base import (
+    AMOUNT_MAX,
+    BarView,
+    FloatArray,
+    Prepared,
+    SignalKind,
+    Strategy,
+    StrategyContext,
+    StrategyParameterError,
+    StrategyParams,
+    param,
+)
 from apps.strategies.domain.data import OHLCV
 from apps.strategies.domain.registry import register
 
@@ -37,7 +48,7 @@ class SmaCrossParams(StrategyParams):
     )
     sizing: str = param("fraction", choices=("fraction", "quantity"), description="Size positions as a fraction of equity, or as a fixed quantity.")
     fraction: float = param(0.95, minimum=0, exclusive_minimum=True, maximum=10, description="Position size as a fraction of equity (above 1 needs leverage).")
-    quantity: float = param(1.0, minimum=0, exclusive_minimum=True, description="Position size in base units when sizing is 'quantity'.")
+    quantity: float = param(1.0, minimum=0, exclusive_minimum=True, maximum=AMOUNT_MAX, description="Position size in base units when sizing is 'quantity'.")
 
     def check(self) -> None:
         if self.fast >= self.slow:

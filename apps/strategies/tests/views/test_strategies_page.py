@@ -31,10 +31,10 @@ def test_every_strategy_is_described_with_its_parameters(signed_in: Client) -> N
     assert "Fast/slow simple moving average crossover" in html
     assert _row(html, "sma_cross", "fast") == "fast integer 10 1 to 1000 Bars in the fast simple moving average."
     assert _row(html, "sma_cross", "mode").startswith("mode string long_only one of long_only, long_short")
-    assert _row(html, "grid", "lower").startswith("lower number 90.0 above 0 ")
+    assert _row(html, "grid", "lower").startswith("lower number 90.0 above 0, up to 1000000000000000 ")
     assert _row(html, "dca", "dip_percent").startswith("dip_percent number 3.0 above 0, up to 90 ")
     assert _row(html, "mean_reversion", "allow_short").startswith("allow_short boolean false true or false")
-    assert _row(html, "dca", "order_quote").startswith("order_quote number 100.0 above 0 Quote")
+    assert _row(html, "dca", "order_quote").startswith("order_quote number 100.0 above 0, up to 1000000000000000 Quote")
     assert 'href="/backtests/?strategy=momentum"' in html
 
 
