@@ -110,10 +110,10 @@ def database_pool_options(max_size: int) -> dict[str, object]:
     Each connection is checked as it leaves the pool (one round trip on a socket that is
     already open): after a PostgreSQL restart the pool holds connections the server closed,
     and without the check each would fail one request before the pool dropped it."""
-    from psycopg_pool import ConnectionPool
-
-    pool = {"min_size": min(2, max_size), "max_size": max_size, "timeout": 10, "check": ConnectionPool.check_connection}
-    return {"CONN_MAX_AGE": 0, "CONN_HEALTH_CHECKS": False, "OPTIONS": {"pool": pool}}
+    # Django passes the pool `check=ConnectionPool.check_connection` itself when CONN_HEALTH_CHECKS is
+    # on; giving `check` here as well makes the pool constructor fail on the first query.
+    pool = {"min_size": min(2, max_size), "max_size": max_size, "timeout": 10}
+    return {"CONN_MAX_AGE": 0, "CONN_HEALTH_CHECKS": True, "OPTIONS": {"pool": pool}}
 
 
 def redis_url_for_db(url: str, db: int) -> str:
