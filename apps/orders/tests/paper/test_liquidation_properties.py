@@ -91,7 +91,7 @@ def test_a_paper_position_is_liquidated_exactly_when_its_margin_ratio_reaches_10
     fill = Fill.objects.get(account_id=account.pk, liquidity="LIQUIDATION")
     assert position.quantity == 0
     if cross:  # the loss and the fee, from the wallet, never more than it holds
-        assert usdt.total == wallet + fill.realized_pnl - fill.fee
+        assert usdt.total == (wallet + fill.realized_pnl - fill.fee).quantize(Decimal("1e-18"))  # balances keep 18 places
         assert fill.realized_pnl - fill.fee >= -wallet
     else:  # the margin is lost, never more
         assert usdt.total == wallet - margin
