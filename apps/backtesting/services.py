@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from apps.audit.services import audit_record
 from apps.backtesting.data import stored_bars
-from apps.backtesting.domain.engine import BacktestConfig, BacktestResult, default_rules, run_backtest
+from apps.backtesting.domain.engine import DEFAULT_LIQUIDATION_FEE, BacktestConfig, BacktestResult, default_rules, run_backtest
 from apps.backtesting.models import Backtest, FillMode, RunStatus
 from apps.core.broadcast import push_partial_to_user
 from apps.core.errors import ApplicationError, ValidationError
@@ -135,7 +135,7 @@ def engine_config(settings: BacktestSettings) -> BacktestConfig:
         leverage=settings.leverage if perpetual else 1,
         margin_mode=MarginMode(settings.margin_mode.upper()),
         rules=rules,
-        **({"liquidation_fee": liquidation_fee_rate(settings.symbol.exchange.code)} if settings.symbol is not None else {}),
+        liquidation_fee=liquidation_fee_rate(settings.symbol.exchange.code) if settings.symbol is not None else DEFAULT_LIQUIDATION_FEE,
     )
 
 
