@@ -35,11 +35,10 @@ def ratio_at(quantity: Decimal, entry: Decimal, margin: Decimal, mark: Decimal) 
     return margin_ratio(maintenance_margin(abs(quantity) * mark, MMR), margin_balance(margin, (mark - entry) * quantity))
 
 
-@pytest.fixture(scope="module")
-def perp(django_db_setup, django_db_blocker) -> Symbol:
-    with django_db_blocker.unblock():
-        sim_symbols_prepare()
-        return Symbol.objects.select_related("exchange").get(exchange__code="SIM", symbol="BTC/USDT:USDT")
+@pytest.fixture
+def perp() -> Symbol:
+    sim_symbols_prepare()
+    return Symbol.objects.select_related("exchange").get(exchange__code="SIM", symbol="BTC/USDT:USDT")
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
