@@ -6,13 +6,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EMBEDDED := $(BIN)/python -m apps.core.embedded
 
-.PHONY: help install run test test-fast lint format bench vendor services-start services-stop services-status clean
+.PHONY: help install run test test-fast lint format bench loadtest vendor services-start services-stop services-status clean
 
 help:
 	@echo "make run      install, start PostgreSQL + Redis (embedded unless DATABASE_URL/REDIS_URL), migrate, seed, serve"
 	@echo "make test     the whole test suite against real services"
 	@echo "make lint     ruff, ruff format --check, mypy, import-linter"
 	@echo "make bench    benchmarks (figures printed)"
+	@echo "make loadtest simulated traders and bots against a running make run (USERS=200 DURATION=60s)"
 	@echo "make vendor   refresh static/vendor from the npm registry (needs npm)"
 
 $(STAMP): requirements/base.txt requirements/dev.txt
@@ -42,6 +43,9 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	@PATH="$(CURDIR)/$(BIN):$$PATH" $(EMBEDDED) exec -- $(BIN)/python -m benchmarks $(BENCH)
+
+loadtest: $(STAMP)
+	bash scripts/loadtest.sh
 
 vendor:
 	bash scripts/vendor_static.sh

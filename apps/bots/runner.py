@@ -76,6 +76,7 @@ from apps.core.after_commit import retried_on_failure, retry_hooks_on_failure
 from apps.core.broadcast import rendered_in_time_zone_of
 from apps.core.domain.formatting import plain_number
 from apps.core.errors import ApplicationError
+from apps.core.metrics import bot_decision_lag_seconds, bot_decisions_total
 from apps.exchanges.domain.timeframes import timeframe_seconds
 from apps.exchanges.errors import ExchangeUnavailableError
 from apps.market.selectors import candle_arrays, candle_newest_open_time
@@ -999,10 +1000,12 @@ def _run_bot(bot: Bot, window: Window, open_time: datetime) -> RunReport:
         except TRANSIENT_ERRORS as exc:
             logger.warning("bot %s, bar %s: database trouble, left for a retry: %s", bot.pk, bar_time, exc)
             report.deferred += 1
+            bot_decisions_total.labels(outcome="deferred").inc()
             break
         except Exception as exc:  # any failure stops THIS bot, never the worker
             logger.warning("bot %s stopped at bar %s: %s", bot.pk, bar_time, exc, exc_info=not isinstance(exc, StrategyError | BotHalted))
             report.errors += 1
+            bot_decisions_total.labels(outcome="failed").inc()
             bot_fail(bot_id=bot.pk, reason=_reason(exc), bar_time=bar_time)
             break
         if outcome is None:  # locked elsewhere, not running any more, or already done
@@ -1010,7 +1013,14 @@ def _run_bot(bot: Bot, window: Window, open_time: datetime) -> RunReport:
             break
         report.processed += 1
         report.orders += outcome
+        _observe_decision(bar_time, bot.timeframe, outcome)
     return report
+
+
+def _observe_decision(bar_open: datetime, timeframe: str, orders: int) -> None:
+    closed_at = bar_open + timedelta(seconds=timeframe_seconds(timeframe))
+    bot_decision_lag_seconds.observe(max(0.0, (datetime.now(tz=UTC) - closed_at).total_seconds()))
+    bot_decisions_total.labels(outcome="ordered" if orders else "held").inc()
 
 
 def _reason(exc: Exception) -> str:

@@ -31,6 +31,7 @@ from django.db import connections
 from django.template.loader import render_to_string
 
 from apps.core.domain.backoff import Backoff
+from apps.core.metrics import stream_lag_seconds, stream_messages_total, stream_reconnects_total, websocket_pushes_total
 from apps.exchanges.domain.timeframes import TIMEFRAMES, align_open_time, timeframe_seconds
 from apps.exchanges.domain.types import Candle, OrderBook, Ticker, Trade
 from apps.exchanges.gateways.base import ExchangeGateway
@@ -255,6 +256,8 @@ class MarketStreamer:
     ) -> None:
         backoff = Backoff(base=self.backoff_base)
         beat = self._beats.setdefault(exchange.code, VenueBeat())
+        received = stream_messages_total.labels(venue=exchange.code, kind=name.rsplit(" ", 1)[-1])
+        lag = stream_lag_seconds.labels(venue=exchange.code)
         # None until the stream first delivers or breaks: the first message also clears a
         # "down" status left from before (e.g. by a previous run that stopped during an outage).
         healthy: bool | None = None
@@ -271,12 +274,16 @@ class MarketStreamer:
                     backoff.reset()
                     self.stats.messages += 1
                     beat.last_message = time.time()
+                    received.inc()
+                    if (sent_at := venue_timestamp(item)) is not None:
+                        lag.observe(max(0.0, beat.last_message - sent_at.timestamp()))
                     await on_item(item)
                 raise ConnectionError("stream ended")
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - every failure is retried; the venue decides when it is back
                 self.stats.reconnects += 1
+                stream_reconnects_total.labels(venue=exchange.code).inc()
                 delay = backoff.next_delay()
                 logger.warning("%s stream broke (%s); reconnecting in %.1f s", name, exc, delay)
                 if healthy is not False:
@@ -462,10 +469,20 @@ class MarketStreamer:
                 await layer.group_send(symbol_group(code, symbol.slug), {"type": MARKET_EVENT_TYPE, "payload": payload})
                 sent += 1
         self.stats.pushes += sent
+        websocket_pushes_total.labels(kind="market").inc(sent)
         return sent
 
 
 # Storage (synchronous, called through sync_to_async) ----------------------------------
+
+
+def venue_timestamp(item: Any) -> datetime | None:
+    """When the venue stamped a streamed item (a ticker, a book, the newest of a batch of trades); None for candles."""
+    if isinstance(item, list):
+        stamps = [stamp for element in item if (stamp := getattr(element, "timestamp", None)) is not None]
+        return max(stamps) if stamps else None
+    stamp = getattr(item, "timestamp", None)
+    return stamp if isinstance(stamp, datetime) else None
 
 
 def store_closed_candles(*, symbol: Symbol, candles: list[Candle]) -> int:

@@ -73,6 +73,23 @@ def test_a_paper_bot_processes_a_bar_and_places_the_order_its_strategy_asked_for
     assert book.position.entry_price == Decimal(repr(float(market.open[61])))
 
 
+def test_each_decision_is_counted_with_its_lag_from_the_candle_close(trader, account, sol, market) -> None:
+    from prometheus_client import REGISTRY
+
+    def sample(name: str, labels: dict[str, str] | None = None) -> float:
+        return REGISTRY.get_sample_value(name, labels or {}) or 0.0
+
+    bot = _started_bot(trader, account, sol)
+    ordered, lags = sample("tp_bot_decisions_total", {"outcome": "ordered"}), sample("tp_bot_decision_lag_seconds_count")
+    store_bars(sol, market, [60])
+    set_book(sol, market.open[61])
+
+    bot_process_bar(bot_id=bot.pk, open_time=market.datetime_at(60))
+
+    assert sample("tp_bot_decisions_total", {"outcome": "ordered"}) == ordered + 1
+    assert sample("tp_bot_decision_lag_seconds_count") == lags + 1
+
+
 def test_the_same_bar_twice_places_no_second_order(trader, account, sol, market) -> None:
     bot = _started_bot(trader, account, sol)
     store_bars(sol, market, [60])

@@ -81,3 +81,17 @@ def test_every_metric_follows_the_naming_conventions() -> None:
     assert {"tp_http_requests_total", "tp_order_placement_seconds_bucket", "tp_websocket_connections", "tp_stream_reconnects_total"} <= names
     for name in names:
         assert re.fullmatch(r"tp_[a-z0-9_]+", name), name
+
+
+def test_the_stream_lag_reads_the_venues_own_timestamp() -> None:
+    from datetime import UTC, datetime, timedelta
+    from types import SimpleNamespace
+
+    from apps.market.streaming import venue_timestamp
+
+    stamped = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+    trades = [SimpleNamespace(timestamp=stamped - timedelta(seconds=2)), SimpleNamespace(timestamp=stamped)]
+
+    assert venue_timestamp(SimpleNamespace(timestamp=stamped)) == stamped
+    assert venue_timestamp(trades) == stamped
+    assert venue_timestamp([SimpleNamespace(open_time=stamped)]) is None

@@ -45,6 +45,7 @@ commit-before-send above, which commits before the call.
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -63,6 +64,7 @@ from apps.audit.services import audit_record
 from apps.core.domain.backoff import backoff_delay
 from apps.core.domain.formatting import plain_number
 from apps.core.errors import ApplicationError
+from apps.core.metrics import order_placement_seconds, reconciliation_discrepancies_total
 from apps.exchanges.crypto import decrypt_credentials
 from apps.exchanges.domain.types import Balance as VenueBalance
 from apps.exchanges.domain.types import OrderRequest as VenueOrderRequest
@@ -472,7 +474,9 @@ def _send(order_id: str, retry: RETRY, attempt: int) -> str:
                     return skip
                 assert order is not None
                 _mark_sent(order, again=True)
+        sending = time.perf_counter()
         placed = _on_venue(code, credentials, lambda gateway: _without_automatic_retries(gateway).create_order(request))
+        order_placement_seconds.labels(venue=code, mode="live").observe(time.perf_counter() - sending)
     except VENUE_REJECTIONS as exc:
         rejection = exc
     except OUTCOME_UNKNOWN as exc:
@@ -607,7 +611,11 @@ def live_account_reconcile(*, account: TradingAccount) -> dict[str, int]:
     with _exclusive(f"orders:reconcile:{account.pk}", RECONCILE_LOCK_SECONDS) as mine:
         if not mine:
             return {"busy": 1}
-        return dict(_reconcile(account).counts)
+        counts = dict(_reconcile(account).counts)
+    for kind, count in counts.items():
+        if kind != "errors" and count:
+            reconciliation_discrepancies_total.labels(venue=account.exchange.code, kind=kind).inc(count)
+    return counts
 
 
 def _reconcile(account: TradingAccount) -> Tally:

@@ -9,6 +9,7 @@ reconciliation.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
@@ -19,6 +20,7 @@ from django.utils import timezone
 from apps.audit.services import audit_record
 from apps.core.domain.ids import uuid7
 from apps.core.errors import NotFoundError, ValidationError
+from apps.core.metrics import order_placement_seconds
 from apps.core.rows import row_save, rows_select
 from apps.core.selectors import get_or_not_found
 from apps.exchanges.models import Symbol
@@ -276,6 +278,7 @@ def order_submit_once(*, actor: Any, account: TradingAccount, request: OrderRequ
     intent = _intent(request, client_order_id, reference)
     ensure_valid_order(intent, symbol_rules(symbol), reference)
     _validate_attached_exits(intent, request, reference)
+    placing = time.perf_counter()
     try:
         placed = _place(
             actor=actor,
@@ -303,6 +306,8 @@ def order_submit_once(*, actor: Any, account: TradingAccount, request: OrderRequ
                 target=account,
             )
         raise
+    if account.is_paper:  # a paper order is matched at once; a live one's send is timed when it reaches the venue
+        order_placement_seconds.labels(venue=account.exchange.code, mode="paper").observe(time.perf_counter() - placing)
     return OrderSubmission(placed, created=True)
 
 
