@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from apps.audit.services import audit_record
 from apps.backtesting.data import stored_bars
-from apps.backtesting.domain.engine import BacktestConfig, BacktestResult, default_rules, run_backtest
+from apps.backtesting.domain.engine import DEFAULT_LIQUIDATION_FEE, BacktestConfig, BacktestResult, default_rules, run_backtest
 from apps.backtesting.models import Backtest, FillMode, RunStatus
 from apps.core.broadcast import push_partial_to_user
 from apps.core.errors import ApplicationError, ValidationError
@@ -27,6 +27,7 @@ from apps.exchanges.domain.timeframes import TIMEFRAMES
 from apps.exchanges.domain.types import MarketType
 from apps.exchanges.models import Symbol
 from apps.orders.domain.model import MarginMode, SymbolRules
+from apps.orders.services.liquidation import liquidation_fee_rate
 from apps.orders.services.market_inputs import symbol_rules
 from apps.strategies.domain.base import StrategyParameterError
 from apps.strategies.domain.data import OHLCV
@@ -134,6 +135,7 @@ def engine_config(settings: BacktestSettings) -> BacktestConfig:
         leverage=settings.leverage if perpetual else 1,
         margin_mode=MarginMode(settings.margin_mode.upper()),
         rules=rules,
+        liquidation_fee=liquidation_fee_rate(settings.symbol.exchange.code) if settings.symbol is not None else DEFAULT_LIQUIDATION_FEE,
     )
 
 

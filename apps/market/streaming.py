@@ -309,7 +309,7 @@ class MarketStreamer:
             state.ticker = ticker
             state.ticker_dirty = True
             if self._paper is not None and state.symbol.is_perpetual:  # margin calls and liquidations at the mark
-                await sync_to_async(self._paper.on_mark)(state.symbol, ticker)
+                await self._db(self._paper.on_mark, state.symbol, ticker)
 
         return handle
 

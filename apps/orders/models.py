@@ -105,6 +105,11 @@ class Fill(models.Model):
         return self.price * self.quantity
 
     @property
+    def price_on_tick(self) -> Decimal:
+        """The price to show, on the symbol's tick (a liquidation fills at the exact liquidation price)."""
+        return self.symbol.round_price(self.price)
+
+    @property
     def net_pnl(self) -> Decimal:
         """Realised P&L less the fee: what the fill changed the wallet by (a liquidation: what was lost)."""
         return self.realized_pnl - self.fee

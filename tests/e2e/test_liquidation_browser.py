@@ -92,7 +92,7 @@ def test_a_50x_paper_long_on_sim_is_liquidated_as_the_price_drops_and_shows_on_p
     position = Position.objects.select_related("symbol", "account").get(account=account, symbol=perp)
     exact = position_liquidation_price(position)
     assert exact is not None
-    liquidation = perp.round_price(exact, "up")
+    liquidation = perp.round_price(exact)  # as the pages show it
     matcher = PaperMatcher()
     _off_the_event_loop(lambda: matcher.sync([perp.pk]))
     entry = position.entry_price
@@ -110,7 +110,7 @@ def test_a_50x_paper_long_on_sim_is_liquidated_as_the_price_drops_and_shows_on_p
 
     # The price drops, a step at a time, through the liquidation price.
     step = (entry - liquidation) / 4
-    marks = [perp.round_price(entry - step * n) for n in (1, 2, 3)] + [perp.round_price(liquidation - perp.tick_size, "down")]
+    marks = [perp.round_price(entry - step * n) for n in (1, 2, 3)] + [perp.round_price(exact, "down") - perp.tick_size]
     liquidated = [_off_the_event_loop(lambda mark=mark: _mark_update(matcher, perp, mark, mark)) for mark in marks]
     assert liquidated == [0, 0, 0, 1]
 

@@ -7,7 +7,8 @@ functions of `apps.portfolio.domain.liquidation`, the same ones the backtest eng
 
 A liquidation is one transaction: the position's open orders are canceled (their holds
 released), the position is closed by a system order filled with `liquidity=LIQUIDATION` at the
-liquidation price (or the mark, when the mark was first seen beyond it), the venue's
+liquidation price (exact, as backtests fill it: the same price, fee and equity for the same
+bars), or at the mark when the mark was first seen beyond it; the venue's
 liquidation fee is charged, isolated margin is lost whole, and an audit event is written;
 the pages hear of it after commit.
 
@@ -87,12 +88,9 @@ def liquidation_due(*, quantity: Decimal, entry_price: Decimal, margin: Decimal,
     return is_liquidatable(maintenance, margin_balance(margin, (mark - entry_price) * quantity))
 
 
-def liquidation_price_on_tick(*, symbol: Symbol, quantity: Decimal, entry_price: Decimal, margin: Decimal) -> Decimal | None:
-    """The liquidation price rounded to the tick towards the entry (the safe side), as the ledger records it."""
-    price = liquidation_price(quantity=quantity, entry_price=entry_price, margin=margin, maintenance_margin_rate=MAINTENANCE_MARGIN_RATE)
-    if price is None:
-        return None
-    return symbol.round_price(price, "up" if quantity > 0 else "down")
+def position_liquidation_price_exact(*, quantity: Decimal, entry_price: Decimal, margin: Decimal) -> Decimal | None:
+    """The domain's liquidation price, exact as the backtest engine uses it (the ledger stores it to 18 places)."""
+    return liquidation_price(quantity=quantity, entry_price=entry_price, margin=margin, maintenance_margin_rate=MAINTENANCE_MARGIN_RATE)
 
 
 def liquidation_for(*, position: Position, margin: Decimal, wallet: Decimal, mark: Decimal, previous_mark: Decimal | None) -> Liquidation:
@@ -103,7 +101,7 @@ def liquidation_for(*, position: Position, margin: Decimal, wallet: Decimal, mar
     a mark first seen beyond it (no previous one, or one already beyond) fills at the mark.
     """
     quantity = position.quantity
-    price = liquidation_price_on_tick(symbol=position.symbol, quantity=quantity, entry_price=position.entry_price, margin=margin) or mark
+    price = position_liquidation_price_exact(quantity=quantity, entry_price=position.entry_price, margin=margin) or mark
     reference = mark
     if previous_mark is not None and not liquidation_reached(quantity=quantity, liquidation_price=price, adverse_price=previous_mark):
         reference = previous_mark

@@ -1,5 +1,5 @@
 """One rule for paper trading and backtests: the same bars liquidate a paper position and the
-backtest's pure domain functions at the same fill, fee and equity.
+backtest engine's account (the same domain functions) at the same fill, fee and equity.
 
 A bar is fed to the paper matcher as marks in the order the backtest tests them: the open,
 then the adverse extreme (low for a long, high for a short), then the other extreme and the
@@ -15,18 +15,21 @@ from decimal import Decimal
 
 import pytest
 
+from apps.backtesting.domain.accounting import Account
 from apps.exchanges.domain.types import Ticker
 from apps.exchanges.models import Symbol
 from apps.market.services.demo import sim_symbols_prepare
+from apps.orders.domain.model import Fill as FillValue
+from apps.orders.domain.model import Liquidity, MarginMode, OrderSide
 from apps.orders.models import Fill
+from apps.orders.services.market_inputs import symbol_rules
 from apps.orders.services.paper import PaperMatcher
 from apps.orders.tests.factories import TradingAccountFactory
-from apps.portfolio.domain.liquidation import Liquidation, liquidate, liquidation_reached
-from apps.portfolio.domain.margin import initial_margin, isolated_liquidation_price
+from apps.portfolio.domain.margin import initial_margin
 from apps.portfolio.models import Balance, Position
 
 pytestmark = pytest.mark.django_db
-MMR = Decimal("0.005")
+ZERO = Decimal(0)
 SIM_LIQUIDATION_FEE = Decimal("0.005")
 WALLET = Decimal(1000)
 
@@ -56,25 +59,31 @@ def _paper_position(perp: Symbol, quantity: Decimal, entry: Decimal, leverage: i
     return Position.objects.create(account=account, symbol=perp, quantity=quantity, entry_price=entry, leverage=leverage, isolated_margin=margin)
 
 
-def _backtest(perp: Symbol, quantity: Decimal, entry: Decimal, leverage: int, series: list[Bar]) -> tuple[int, Liquidation] | None:
-    """What the backtest engine does with the domain functions: on each bar, the adverse extreme against the
-    liquidation price (on the symbol's tick, towards the entry), filled at it or at the open beyond it."""
-    margin = initial_margin(abs(quantity) * entry, leverage)
-    exact = isolated_liquidation_price(quantity=quantity, entry_price=entry, maintenance_margin_rate=MMR, isolated_margin=margin)
-    assert exact is not None
-    price = perp.round_price(exact, "up" if quantity > 0 else "down")
+@dataclass(frozen=True)
+class BacktestLiquidation:
+    bar: int
+    price: Decimal
+    fee: Decimal
+    loss: Decimal
+    equity: Decimal
+
+
+def _backtest(perp: Symbol, quantity: Decimal, entry: Decimal, leverage: int, series: list[Bar]) -> BacktestLiquidation | None:
+    """The backtest engine's account (`apps.backtesting.domain.accounting.Account`), as the engine drives it:
+    the position opened at `entry`, then on each bar the adverse extreme tested against the liquidation
+    price before anything else, filled at it or at the bar's open when the open is already beyond it."""
+    account = Account(WALLET, symbol_rules(perp), leverage, MarginMode.ISOLATED)
+    start = datetime(2026, 12, 1, tzinfo=UTC)
+    side = OrderSide.BUY if quantity > 0 else OrderSide.SELL
+    account.apply_fill(FillValue("open", perp.symbol, side, entry, abs(quantity), ZERO, perp.quote, Liquidity.TAKER, start, "open"), 0)
     for index, bar in enumerate(series):
         adverse = bar.low if quantity > 0 else bar.high
-        if liquidation_reached(quantity=quantity, liquidation_price=price, adverse_price=adverse):
-            return index, liquidate(
-                quantity=quantity,
-                entry_price=entry,
-                liquidation_price=price,
-                reference_price=bar.open,
-                fee_rate=SIM_LIQUIDATION_FEE,
-                isolated=True,
-                margin=margin,
-            )
+        outcome = account.liquidate_if_reached(
+            bar=index, when=start + timedelta(minutes=index), adverse=adverse, reference=bar.open, fee_rate=SIM_LIQUIDATION_FEE
+        )
+        if outcome is not None:
+            record, _ = outcome
+            return BacktestLiquidation(index, record.price, record.fee, record.loss, account.equity(bar.close))
     return None
 
 
@@ -92,14 +101,19 @@ def _paper(perp: Symbol, position: Position, series: list[Bar], start: datetime)
     return None
 
 
-def _assert_same(perp: Symbol, position: Position, expected: Liquidation) -> None:
+def stored(value: Decimal) -> Decimal:
+    """As a balance is stored: 18 decimal places."""
+    return value.quantize(Decimal("1e-18"))
+
+
+def _assert_same(position: Position, expected: BacktestLiquidation) -> None:
     fill = Fill.objects.get(account_id=position.account_id, liquidity="LIQUIDATION")
-    assert fill.price == expected.price
+    assert fill.price == expected.price  # fills keep the exact price (their table has no scale)
     assert fill.fee == expected.fee
-    assert fill.quantity == abs(expected.quantity)
-    assert fill.realized_pnl - fill.fee == expected.wallet_change
+    assert fill.quantity == abs(position.quantity)
+    assert -(fill.realized_pnl - fill.fee) == expected.loss
     equity = Balance.objects.get(account_id=position.account_id, asset="USDT").total
-    assert equity == WALLET + expected.wallet_change  # flat after the liquidation: equity is the wallet
+    assert equity == stored(expected.equity)  # flat after the liquidation: equity is the wallet
 
 
 @pytest.mark.parametrize(
@@ -124,10 +138,9 @@ def test_the_same_bars_liquidate_a_paper_position_and_a_backtest_at_the_same_fil
     paper_bar = _paper(perp, position, series, datetime(2026, 12, 1, tzinfo=UTC))
 
     assert backtest is not None
-    bar_index, expected = backtest
-    assert paper_bar == bar_index == len(series) - 1
-    assert expected.price == perp.round_price(expected.price)  # on the tick
-    _assert_same(perp, position, expected)
+    assert paper_bar == backtest.bar == len(series) - 1
+    assert backtest.price not in (bar.open for bar in series)  # at the liquidation price itself, not at a bar's price
+    _assert_same(position, backtest)
 
 
 def test_a_bar_that_opens_beyond_the_liquidation_price_fills_both_at_its_open(perp) -> None:
@@ -138,9 +151,9 @@ def test_a_bar_that_opens_beyond_the_liquidation_price_fills_both_at_its_open(pe
     backtest = _backtest(perp, quantity, entry, leverage, gap)
     paper_bar = _paper(perp, position, gap, datetime(2026, 12, 1, tzinfo=UTC))
 
-    assert backtest is not None and paper_bar == backtest[0] == 0
-    assert backtest[1].price == Decimal(58000)
-    _assert_same(perp, position, backtest[1])
+    assert backtest is not None and paper_bar == backtest.bar == 0
+    assert backtest.price == Decimal(58000)
+    _assert_same(position, backtest)
 
 
 def test_bars_that_stay_short_of_the_liquidation_price_liquidate_neither(perp) -> None:

@@ -83,10 +83,10 @@ def test_a_50x_long_is_liquidated_when_the_mark_reaches_its_liquidation_price_an
     position.refresh_from_db()
     assert position.quantity == 0 and position.isolated_margin == 0
     fill = Fill.objects.get(account=account, symbol=perp, liquidity="LIQUIDATION")
-    # the previous mark was short of the price: the fill is at the liquidation price, on the tick towards the entry
-    assert fill.price == perp.round_price(liquidation, "up")
+    # the previous mark was short of the price: the fill is at the liquidation price itself
+    assert fill.price == liquidation
     assert fill.side == "SELL" and fill.quantity == Decimal("0.01")
-    assert fill.fee == fill.price * Decimal("0.01") * SIM_FEE
+    assert fill.fee == liquidation * Decimal("0.01") * SIM_FEE
     assert fill.realized_pnl - fill.fee == -margin  # isolated: the whole margin is lost, nothing more
     usdt = _usdt(account)
     assert usdt.total == wallet_before - margin and usdt.locked == 0
@@ -107,7 +107,7 @@ def test_a_short_is_liquidated_when_the_mark_rises_to_its_liquidation_price(perp
     assert matcher.on_mark(perp, _mark(perp, perp.round_price(liquidation, "up"))) == 1
 
     fill = Fill.objects.get(account=account, liquidity="LIQUIDATION")
-    assert fill.side == "BUY" and fill.price == perp.round_price(liquidation, "down")
+    assert fill.side == "BUY" and fill.price == liquidation
 
 
 def test_a_mark_first_seen_beyond_the_liquidation_price_fills_at_the_mark(perp) -> None:
@@ -158,7 +158,8 @@ def test_a_cross_position_is_liquidated_only_when_the_whole_wallet_is_used_up(pe
     usdt = _usdt(account)
     assert usdt.free >= 0 and usdt.locked == 0
     fill = Fill.objects.get(account=account, liquidity="LIQUIDATION")
-    assert usdt.total == wallet_before + fill.realized_pnl - fill.fee  # the loss and the fee come out of the wallet
+    # the loss and the fee come out of the wallet (balances keep 18 places)
+    assert usdt.total == (wallet_before + fill.realized_pnl - fill.fee).quantize(Decimal("1e-18"))
     assert fill.realized_pnl - fill.fee < -wallet_before * Decimal("0.9")  # nearly all of it: the wallet backed the position
 
 
@@ -235,7 +236,7 @@ def test_a_liquidation_is_shown_on_the_positions_page_and_in_the_order_history(p
     orders = client.get("/orders/?tab=history").content.decode()
 
     assert 'data-testid="liquidation-row"' in positions and "Long 50x liquidated" in positions
-    assert f'data-testid="liquidation-price">{fill.price.normalize():f}</td>' in positions
+    assert f'data-testid="liquidation-price" title="{fill.price.normalize():f}">{perp.round_price(fill.price).normalize():f}</td>' in positions
     assert "No open positions" in positions
     assert f'id="order-{fill.order_id}"' in orders and "liquidated: margin ratio reached 100 %" in orders
 
