@@ -36,18 +36,23 @@ def _sample(text: str, name: str, **labels: str) -> float | None:
 
 
 def test_requests_are_counted_by_route_template_with_their_database_time(client: Client) -> None:
+    route = "/api/v1/orders/<uuid:order_id>/"
+    before = _scrape(client)
     client.force_login(UserFactory())
-    for _ in range(2):
-        assert client.get(f"/api/v1/orders/{uuid.uuid4()}/").status_code == 404
+    asked = [uuid.uuid4() for _ in range(2)]
+    for order_id in asked:
+        assert client.get(f"/api/v1/orders/{order_id}/").status_code == 404
 
     text = _scrape(client)
 
-    route = "/api/v1/orders/<uuid:order_id>/"
-    assert _sample(text, "tp_http_requests_total", method="GET", route=route, status="404") == 2
-    assert (_sample(text, "tp_http_request_duration_seconds_count", method="GET", route=route) or 0) >= 2
-    assert (_sample(text, "tp_http_request_db_seconds_count", route=route) or 0) >= 2
-    assert (_sample(text, "tp_db_queries_total", route=route) or 0) >= 2  # the session and the order lookup
-    assert str(uuid.UUID(int=0))[:8] not in text
+    def grew(name: str, **labels: str) -> float:
+        return (_sample(text, name, **labels) or 0) - (_sample(before, name, **labels) or 0)
+
+    assert grew("tp_http_requests_total", method="GET", route=route, status="404") == 2
+    assert grew("tp_http_request_duration_seconds_count", method="GET", route=route) == 2
+    assert grew("tp_http_request_db_seconds_count", route=route) == 2
+    assert grew("tp_db_queries_total", route=route) >= 2  # the session and the order lookup
+    assert not any(str(order_id) in text for order_id in asked)  # ids never become labels
 
 
 def test_the_queue_depths_are_read_from_the_broker(client: Client) -> None:

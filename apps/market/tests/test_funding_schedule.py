@@ -8,6 +8,8 @@ hours, so a day of funding runs in well under a second against the real database
 
 from __future__ import annotations
 
+from typing import Any
+
 import asyncio
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -57,6 +59,17 @@ class _Pauses:
         if self.passes >= self.rounds:
             self.stop.set()
         await asyncio.sleep(0)
+
+    async def wait_for(self, awaitable: Any, timeout: float) -> Any:
+        """The loop's pause between rounds (waiting for stop, at most `timeout`): one pause here."""
+        awaitable.close()
+        await self.sleep(timeout)
+        if self.stop.is_set():
+            return True
+        raise TimeoutError
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(asyncio, name)
 
 
 def _clocked_datetime(clock: SteppingClock) -> type[datetime]:

@@ -171,7 +171,7 @@ def _minutes_of(first: datetime, last: datetime, step: int) -> list[datetime]:
         ({"--exchange": "KRAKEN"}, "Unknown exchange 'KRAKEN'; known: BINANCE, BYBIT, OKX, SIM."),
         ({"--symbol": "XRP/JPY"}, "Unknown symbol 'XRP/JPY' on SIM."),
         ({"--timeframe": "2m"}, "SIM has no '2m' candles; use one of 1m, 5m, 15m, 1h, 4h, 1d."),
-        ({"--since": "2026-13-45"}, "since '2026-13-45' is not a date/time (use ISO 8601 or epoch milliseconds)."),
+        ({"--since": "2026-13-45"}, "since '2026-13-45' is not a date/time (use ISO 8601 or epoch milliseconds, up to the year 9999)."),
         ({"--until": "2020-01-01"}, "is after --until 2020-01-01 00:00"),
     ],
 )
