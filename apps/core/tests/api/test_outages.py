@@ -138,3 +138,16 @@ def test_an_error_the_code_chose_is_not_mistaken_for_an_outage() -> None:
     wrapped = RuntimeError("wrapped")
     wrapped.__cause__ = OperationalError("server closed the connection unexpectedly")
     assert outage_component(wrapped) == "database"
+
+
+@pytest.mark.django_db
+def test_a_page_that_needs_redis_while_it_is_down_is_a_503_page_naming_redis(redis_down) -> None:
+    sim_markets()
+    client = Client()
+    client.force_login(UserFactory())
+
+    response = client.get("/market/SIM/")
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert b"The cache and message broker (Redis) is not answering" in response.content
