@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,7 +40,22 @@ def _child_env(database_name: str, role: str) -> dict[str, str]:
     if role_url:
         env["DATABASE_URL"] = role_url
     env["PYTHONPATH"] = str(ROOT)
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(_child_metrics_directory())
     return env
+
+
+def _child_metrics_directory() -> Path:
+    """Where the session's child processes (worker, web server) record metrics, as under `make run`."""
+    folder = ROOT / ".local" / f"test-metrics-{os.getpid()}"
+    if not folder.exists():
+        folder.mkdir(parents=True)
+    return folder
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remove_child_metrics() -> Iterator[None]:
+    yield
+    shutil.rmtree(ROOT / ".local" / f"test-metrics-{os.getpid()}", ignore_errors=True)
 
 
 def _test_database_name() -> str:
@@ -162,12 +178,39 @@ def browser() -> Iterator[object]:
 
 
 @pytest.fixture
-def page(browser: object) -> Iterator[object]:
+def page(browser: object, request: pytest.FixtureRequest) -> Iterator[object]:
+    """A fresh browser page; the test fails on any console error (a CSP violation or a resource
+    answered with an error status among them), page error or failed request on the pages it
+    visits, except those its `browser_expects` marker names."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
     context.set_default_timeout(15_000)
     page = context.new_page()
+    problems = _record_browser_problems(page)
     yield page
     context.close()
+    marker = request.node.get_closest_marker("browser_expects")
+    expected = tuple(marker.args) if marker else ()
+    unexpected = [problem for problem in problems if not any(text in problem for text in expected)]
+    if unexpected:
+        pytest.fail("the browser reported:\n" + "\n".join(unexpected), pytrace=False)
+
+
+def _record_browser_problems(page: Any) -> list[str]:
+    problems: list[str] = []
+
+    def on_console(message: Any) -> None:
+        if message.type == "error":
+            problems.append(f"console error: {message.text} at {message.location.get('url', '')}")
+
+    def on_failed(failed: Any) -> None:
+        # A request the browser itself dropped because the page moved on is not a failure of the site.
+        if "ERR_ABORTED" not in str(failed.failure):
+            problems.append(f"failed request: {failed.method} {failed.url} ({failed.failure})")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.on("requestfailed", on_failed)
+    return problems
 
 
 @pytest.fixture(autouse=True)

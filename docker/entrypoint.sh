@@ -1,5 +1,5 @@
 #!/bin/sh
-# Roles: web (sets up the database roles and migrates first), ws, worker, beat, flower;
+# Roles: web (sets up the database roles and migrates first), ws, worker, beat, flower, stream;
 # anything else runs as given.
 set -eu
 
@@ -51,6 +51,10 @@ case "$role" in
     wait_for_database
     exec celery -A trading_platform beat --loglevel INFO \
       --scheduler django_celery_beat.schedulers:DatabaseScheduler --pidfile=
+    ;;
+  stream)
+    wait_for_database
+    exec python manage.py stream_market
     ;;
   flower)
     exec celery -A trading_platform flower --address=0.0.0.0 --port=5555 \

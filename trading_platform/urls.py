@@ -1,6 +1,8 @@
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from apps.core.views import health_view, metrics_view
 
@@ -14,6 +16,7 @@ api_v1 = [
     path("", include("apps.bots.api.urls")),
     path("", include("apps.strategies.api.urls")),
     path("", include("apps.backtesting.api.urls")),
+    path("", include("apps.audit.api.urls")),
 ]
 
 urlpatterns = [
@@ -30,11 +33,12 @@ urlpatterns = [
     path("backtests/", include("apps.backtesting.urls")),
     path("help/", include("apps.help.urls")),
     path("admin/", admin.site.urls),
+    path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),  # pages without an icon link: the admin
     path("health/", health_view, name="health"),
     path("metrics", metrics_view, name="metrics"),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
 ]
 
 handler400 = "apps.core.views.bad_request_view"

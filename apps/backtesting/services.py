@@ -19,19 +19,23 @@ from django.utils import timezone
 
 from apps.audit.services import audit_record
 from apps.backtesting.data import stored_bars
-from apps.backtesting.domain.engine import BacktestConfig, BacktestResult, run_backtest
+from apps.backtesting.domain.engine import BacktestConfig, BacktestResult, default_rules, run_backtest
 from apps.backtesting.models import Backtest, FillMode, RunStatus
 from apps.core.broadcast import push_partial_to_user
 from apps.core.errors import ApplicationError, ValidationError
 from apps.exchanges.domain.timeframes import TIMEFRAMES
 from apps.exchanges.domain.types import MarketType
 from apps.exchanges.models import Symbol
+from apps.orders.domain.model import MarginMode, SymbolRules
 from apps.orders.services.market_inputs import symbol_rules
 from apps.strategies.domain.base import StrategyParameterError
 from apps.strategies.domain.data import OHLCV
 from apps.strategies.domain.registry import create_strategy, get_strategy
 
 MAX_EQUITY_POINTS = 5000
+MAX_LISTED_REFUSALS = 1000  # the result lists this many refused / re-sized orders (all are counted)
+MARKETS = ("spot", "perpetual")
+MARGIN_MODES = ("isolated", "cross")
 STALE_RUN = timedelta(seconds=1900)  # run_backtest_task's hard time limit: a run "running" longer than that is dead
 Progress = Callable[[int, str], None]
 
@@ -47,6 +51,9 @@ class BacktestSettings:
     slippage_bps: Decimal
     fill_mode: str
     symbol: Symbol | None = None
+    market: str | None = None  # "spot" or "perpetual"; None: the symbol's market (spot for a CSV file)
+    leverage: int = 1
+    margin_mode: str = "isolated"
 
 
 def validated_params(strategy: str, params: dict[str, Any] | None) -> dict[str, Any]:
@@ -69,7 +76,7 @@ def _check_settings(settings: BacktestSettings) -> None:
     if settings.timeframe not in TIMEFRAMES:
         raise ValidationError.for_field("timeframe", f"Unknown timeframe {settings.timeframe!r}; use one of {', '.join(TIMEFRAMES)}.")
     if settings.initial_capital <= 0:
-        raise ValidationError.for_field("initial_capital", "The initial capital must be positive.")
+        raise ValidationError.for_field("initial_capital", f"The initial capital must be positive, not {settings.initial_capital}.")
     for name in ("maker_fee", "taker_fee"):
         value = getattr(settings, name)
         if not Decimal("-0.01") <= value <= Decimal("0.05"):
@@ -78,11 +85,45 @@ def _check_settings(settings: BacktestSettings) -> None:
         raise ValidationError.for_field("slippage_bps", "Slippage must be between 0 and 1000 basis points.")
     if settings.fill_mode not in FillMode.values:
         raise ValidationError.for_field("fill_mode", "Fill at next_open or close.")
+    rules = market_rules(settings)
+    if settings.margin_mode not in MARGIN_MODES:
+        raise ValidationError.for_field("margin_mode", f"Margin mode {settings.margin_mode!r} is neither isolated nor cross.")
+    if rules.is_perpetual:
+        if not 1 <= settings.leverage <= rules.max_leverage:
+            raise ValidationError.for_field("leverage", f"Leverage {settings.leverage} is outside {rules.symbol}'s range 1..{rules.max_leverage}.")
+    elif settings.leverage != 1:
+        raise ValidationError.for_field("leverage", f"Leverage {settings.leverage} needs a perpetual market: spot trades without leverage.")
+    _check_fraction(settings, rules)
+
+
+def _check_fraction(settings: BacktestSettings, rules: SymbolRules) -> None:
+    """A position sized as a fraction of equity above what the market can carry (1 on spot, the leverage on a perpetual)."""
+    params = settings.params or {}
+    fraction = params.get("fraction")
+    if not isinstance(fraction, int | float) or params.get("sizing", "fraction") != "fraction":
+        return
+    most = settings.leverage if rules.is_perpetual else 1
+    if fraction > most:
+        where = f"{settings.leverage}x leverage" if rules.is_perpetual else "spot (no leverage)"
+        raise ValidationError.for_field("params", f"fraction {fraction:g} is above {most}: {where} cannot carry more than {most} x equity.")
+
+
+def market_rules(settings: BacktestSettings) -> SymbolRules:
+    """The market the backtest trades: the stored symbol's rules, or spot / a perpetual for a CSV file."""
+    if settings.market is not None and settings.market not in MARKETS:
+        raise ValidationError.for_field("market", f"Market {settings.market!r} is neither spot nor perpetual.")
+    if settings.symbol is not None:
+        rules = symbol_rules(settings.symbol)
+        if settings.market is not None and (settings.market == "perpetual") != rules.is_perpetual:
+            kind = "a perpetual" if rules.is_perpetual else "a spot market"
+            raise ValidationError.for_field("market", f"Market {settings.market} does not match {settings.symbol.symbol}, which is {kind}.")
+        return rules
+    return default_rules(MarketType.LINEAR_PERPETUAL if settings.market == "perpetual" else MarketType.SPOT)
 
 
 def engine_config(settings: BacktestSettings) -> BacktestConfig:
-    rules = symbol_rules(settings.symbol) if settings.symbol is not None else None
-    perpetual = bool(settings.symbol and settings.symbol.is_perpetual)
+    rules = market_rules(settings)
+    perpetual = rules.is_perpetual
     return BacktestConfig(
         initial_capital=settings.initial_capital,
         maker_fee=settings.maker_fee,
@@ -90,6 +131,8 @@ def engine_config(settings: BacktestSettings) -> BacktestConfig:
         slippage_bps=settings.slippage_bps,
         fill_at=settings.fill_mode,  # type: ignore[arg-type]
         market_type=MarketType.LINEAR_PERPETUAL if perpetual else MarketType.SPOT,
+        leverage=settings.leverage if perpetual else 1,
+        margin_mode=MarginMode(settings.margin_mode.upper()),
         rules=rules,
     )
 
@@ -128,8 +171,12 @@ def result_payload(result: BacktestResult) -> dict[str, Any]:
     trades = [trade.as_dict() for trade in result.trades]
     if result.open_trade is not None:
         trades.append({**result.open_trade.as_dict(), "open": True})
+    listed = {
+        "order_refusals": [refusal.as_dict() for refusal in result.refusals[:MAX_LISTED_REFUSALS]],
+        "liquidation_list": [liquidation.as_dict() for liquidation in result.liquidations],
+    }
     return {
-        "metrics": _json_safe({**result.metrics(), "path": result.path, "elapsed_seconds": result.elapsed}),
+        "metrics": _json_safe({**result.metrics(), **listed, "path": result.path, "elapsed_seconds": result.elapsed}),
         "trades": trades,
         "equity_curve": [[int(times[i]), round(float(result.equity[i]), 8)] for i in indices],
         "bars": len(times),

@@ -40,6 +40,9 @@ METRICS: list[tuple[str, str, str]] = [
     ("Annualised return", "annualised_return", "pct"),
     ("Sharpe", "sharpe", "ratio"),
     ("Sortino", "sortino", "ratio"),
+    ("Volatility", "volatility", "pct"),
+    ("Sharpe (per bar)", "sharpe_per_bar", "ratio"),
+    ("Sortino (per bar)", "sortino_per_bar", "ratio"),
     ("Calmar", "calmar", "ratio"),
     ("Max drawdown", "max_drawdown", "drawdown"),
     ("Max drawdown duration", "max_drawdown_duration_days", "days"),
@@ -51,6 +54,10 @@ METRICS: list[tuple[str, str, str]] = [
     ("Exposure", "exposure", "pct"),
     ("Buy and hold", "buy_and_hold_return", "pct"),
     ("Final equity", "final_equity", "money"),
+    ("Refused orders", "refused_orders", "int"),
+    ("Re-sized orders", "resized_orders", "int"),
+    ("Liquidations", "liquidations", "int"),
+    ("Liquidation losses", "liquidation_losses", "money"),
 ]
 
 
@@ -101,14 +108,13 @@ def monthly_table(monthly: dict[str, float]) -> list[dict[str, Any]]:
         for number in range(1, 13):
             found = years[year].get(number)
             if found is None:
-                cells.append({"month": MONTHS[number - 1], "text": "", "style": ""})
+                cells.append({"month": MONTHS[number - 1], "text": "", "css_class": ""})
                 continue
             compounded *= 1 + found
-            strength = 12 + round(58 * min(1.0, abs(found) / scale))
-            colour = "var(--tp-up)" if found >= 0 else "var(--tp-down)"
-            cells.append(
-                {"month": MONTHS[number - 1], "text": f"{found * 100:.2f} %", "style": f"background: color-mix(in srgb, {colour} {strength}%, transparent)"}
-            )
+            # Six shades per direction, as classes: the page's CSP allows no inline style.
+            strength = 1 + round(5 * min(1.0, abs(found) / scale))
+            direction = "up" if found >= 0 else "down"
+            cells.append({"month": MONTHS[number - 1], "text": f"{found * 100:.2f} %", "css_class": f"heat-{direction}-{strength}"})
         total = compounded - 1
         rows.append({"year": year, "cells": cells, "total": f"{total * 100:.2f} %", "tone": "up" if total > 0 else "down" if total < 0 else ""})
     return rows
@@ -233,6 +239,9 @@ def _detail_context(backtest: Backtest) -> dict[str, Any]:
         "trades": backtest.trades[:TRADES_SHOWN],
         "trades_total": len(backtest.trades),
         "trades_shown": TRADES_SHOWN,
+        "refusals": (metrics.get("order_refusals") or [])[:TRADES_SHOWN],
+        "refusals_total": (metrics.get("refused_orders") or 0) + (metrics.get("resized_orders") or 0),
+        "liquidation_list": metrics.get("liquidation_list") or [],
         "chart": {"initial": float(backtest.initial_capital), "equity": backtest.equity_curve} if done else None,
     }
 

@@ -45,8 +45,10 @@ exist (`order_submit` returns the first order for an id) cannot place a second o
 Failures
 A `StrategyError`, or any other exception while processing, rolls the bar back and moves THAT
 bot to ERROR with the reason (logged, audited, pushed); the loop goes on with the next bot.
-Database trouble that a retry can fix (a deadlock, a lost connection) leaves the bar
-unprocessed for the next task or the beat fallback instead. A breached max drawdown or daily
+Trouble that a retry can fix (a deadlock, a lost database connection, Redis or the network
+away) leaves the bar unprocessed for the next task or the beat fallback instead. A push or
+task enqueue after a bar's commit that fails is logged and retried in the background
+(`apps.core.after_commit`): the bar is stored, so it is never a failed decision. A breached max drawdown or daily
 loss pauses the bot with the reason.
 """
 
@@ -61,16 +63,21 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import kombu.exceptions
 import numpy as np
+import redis.exceptions
 from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Q
 
+from apps.audit.context import acting_as_bot
 from apps.audit.services import audit_record
 from apps.bots.models import Bot, BotLogEntry, BotPerformanceSnapshot, BotStatus
+from apps.core.after_commit import retried_on_failure, retry_hooks_on_failure
 from apps.core.broadcast import rendered_in_time_zone_of
 from apps.core.domain.formatting import plain_number
 from apps.core.errors import ApplicationError
 from apps.exchanges.domain.timeframes import timeframe_seconds
+from apps.exchanges.errors import ExchangeUnavailableError
 from apps.market.selectors import candle_arrays, candle_newest_open_time
 from apps.orders.domain.fees import fee_in_quote
 from apps.orders.domain.fill_model import FillModel
@@ -833,9 +840,11 @@ def bot_process_tick(*, bot_id: Any, tick: Tick) -> int | None:
             if state.last_tick is not None and tick.time <= datetime.fromisoformat(state.last_tick):
                 return None
             run = TickRun(bot, strategy_cls, params, window.data, prepared, t, tick)
-            run.execute()
+            with acting_as_bot(bot):
+                run.execute()
+            retry_hooks_on_failure(transaction.get_connection())
             return run.orders_placed
-    except _TRANSIENT as exc:
+    except TRANSIENT_ERRORS as exc:
         logger.warning("bot %s, trade at %s: database trouble, trade dropped: %s", bot.pk, tick.time, exc)
         return None
     except Exception as exc:  # the same as at a bar: this bot stops with the reason, never the worker
@@ -865,7 +874,9 @@ def bot_log_write(bot: Bot, bar_time: datetime | None, items: Iterable[LogItem])
 def push_bot_on_commit(bot: Bot, log_ids: list[Any] | None = None) -> None:
     """After commit: the bot's card and status (both pages), and its new log lines, to the owner's sockets."""
     bot_id, owner_id, ids = bot.pk, bot.owner_id, list(log_ids or [])
-    transaction.on_commit(lambda: _push(bot_id, owner_id, ids))
+    # A push is a courtesy that never fails the caller after its commit: with Redis away it is
+    # logged and retried in the background.
+    transaction.on_commit(retried_on_failure(lambda: _push(bot_id, owner_id, ids)))
 
 
 @rendered_in_time_zone_of("owner_id")
@@ -875,23 +886,20 @@ def _push(bot_id: Any, owner_id: Any, log_ids: list[Any]) -> None:
     from apps.bots.selectors import bot_summary
     from apps.core.broadcast import send_html_to_user_now, user_is_listening
 
-    try:
-        if not user_is_listening(owner_id):
-            return
-        bot = Bot.all_objects.select_related("account", "account__exchange", "symbol", "symbol__exchange").filter(pk=bot_id).first()
-        if bot is None:
-            return
-        summary = bot_summary(bot)
-        html = [
-            render_to_string("bots/partials.html#bot-card", {"bot": bot, "summary": summary, "oob": True}),
-            render_to_string("bots/partials.html#bot-status", {"bot": bot, "summary": summary, "oob": True}),
-        ]
-        if log_ids:
-            entries = list(BotLogEntry.objects.filter(pk__in=log_ids).order_by("-created_at"))
-            html.append(render_to_string("bots/partials.html#log-push", {"bot": bot, "entries": entries}))
-        send_html_to_user_now(owner_id, "".join(html))
-    except Exception:  # a push is a courtesy: never fail the caller after its commit
-        logger.exception("pushing bot %s failed", bot_id)
+    if not user_is_listening(owner_id):
+        return
+    bot = Bot.all_objects.select_related("account", "account__exchange", "symbol", "symbol__exchange").filter(pk=bot_id).first()
+    if bot is None:
+        return
+    summary = bot_summary(bot)
+    html = [
+        render_to_string("bots/partials.html#bot-card", {"bot": bot, "summary": summary, "oob": True}),
+        render_to_string("bots/partials.html#bot-status", {"bot": bot, "summary": summary, "oob": True}),
+    ]
+    if log_ids:
+        entries = list(BotLogEntry.objects.filter(pk__in=log_ids).order_by("-created_at"))
+        html.append(render_to_string("bots/partials.html#log-push", {"bot": bot, "entries": entries}))
+    send_html_to_user_now(owner_id, "".join(html))
 
 
 # -- failures --------------------------------------------------------------------------------------
@@ -936,7 +944,18 @@ class RunReport:
         return {"bots": self.bots, "bars": self.processed, "orders": self.orders, "errors": self.errors, "busy": self.busy, "deferred": self.deferred}
 
 
-_TRANSIENT = (OperationalError, InterfaceError)
+# Temporary: the database, Redis (the broker, the channel layer, the cache) or the network is
+# away. The bar is rolled back and tried again; the bot keeps running.
+TRANSIENT_ERRORS = (
+    OperationalError,
+    InterfaceError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    kombu.exceptions.OperationalError,
+    ConnectionError,
+    TimeoutError,
+    ExchangeUnavailableError,
+)
 _RELATED = ("owner", "account", "account__exchange", "account__owner", "symbol", "symbol__exchange")
 
 
@@ -977,7 +996,7 @@ def _run_bot(bot: Bot, window: Window, open_time: datetime) -> RunReport:
             data, offset = window.slice(_window_start(bar_time, bot.timeframe, history), index)
             prepared = SafeStrategy(strategy_cls(params)).prepare(data)
             outcome = _process_one(bot, strategy_cls, params, data, prepared, index - offset, bar_time)
-        except _TRANSIENT as exc:
+        except TRANSIENT_ERRORS as exc:
             logger.warning("bot %s, bar %s: database trouble, left for a retry: %s", bot.pk, bar_time, exc)
             report.deferred += 1
             break
@@ -1033,7 +1052,11 @@ def _process_one(bot: Bot, strategy_cls: type[Strategy], params: StrategyParams,
         if bot.last_processed_open_time is not None and bot.last_processed_open_time >= bar_time:
             return None
         run = BarRun(bot, strategy_cls, params, data, prepared, t)
-        run.execute()
+        with acting_as_bot(bot):
+            run.execute()
+        # The bar is decided and stored at the commit: a push or task enqueue after it that meets
+        # Redis trouble is logged and retried, never a failed bar.
+        retry_hooks_on_failure(transaction.get_connection())
         return run.orders_placed
 
 

@@ -46,24 +46,38 @@ def _when(value: str | datetime) -> datetime:
 @shared_task(name="bots.process_closed_candles", queue=QUEUE, bind=True, acks_late=True, max_retries=5, soft_time_limit=240, time_limit=280)
 def process_closed_candles_task(self: Any, symbol_id: str, timeframe: str, open_time: str) -> dict[str, int]:
     when = _when(open_time)
-    bot_ids = runner.due_bot_ids(symbol_id=symbol_id, timeframe=timeframe, before=when)
-    if not bot_ids:
-        return runner.RunReport().as_dict()
-    for start in range(CHUNK, len(bot_ids), CHUNK):
-        process_bots_task.delay(symbol_id, timeframe, open_time, [str(pk) for pk in bot_ids[start : start + CHUNK]])
-    report = runner.process_closed_candles(symbol_id=symbol_id, timeframe=timeframe, open_time=when, bot_ids=bot_ids[:CHUNK])
+    try:
+        bot_ids = runner.due_bot_ids(symbol_id=symbol_id, timeframe=timeframe, before=when)
+        if not bot_ids:
+            return runner.RunReport().as_dict()
+        for start in range(CHUNK, len(bot_ids), CHUNK):
+            process_bots_task.delay(symbol_id, timeframe, open_time, [str(pk) for pk in bot_ids[start : start + CHUNK]])
+        report = runner.process_closed_candles(symbol_id=symbol_id, timeframe=timeframe, open_time=when, bot_ids=bot_ids[:CHUNK])
+    except runner.TRANSIENT_ERRORS as exc:  # the database or Redis away: the same task again shortly
+        raise _retry_later(self, exc) from exc
     if report.deferred:
-        # database trouble on some bot: try again shortly (processed bars are skipped)
-        raise self.retry(countdown=backoff_delay(self.request.retries + 1, base=1.0, cap=60.0))
+        # trouble on some bot: try again shortly (processed bars are skipped)
+        raise _retry_later(self)
     return report.as_dict()
+
+
+def _retry_later(task: Any, exc: Exception | None = None) -> Exception:
+    """The task again after a backoff; if even that cannot be queued (Redis away), the beat fallback catches up."""
+    countdown = backoff_delay(task.request.retries + 1, base=1.0, cap=60.0)
+    if exc is not None:
+        logger.warning("%s: temporary trouble (%s); retrying in %.1f s", task.name, exc, countdown)
+    return task.retry(exc=exc, countdown=countdown)
 
 
 @shared_task(name="bots.process_bots", queue=QUEUE, bind=True, acks_late=True, max_retries=5, soft_time_limit=240, time_limit=280)
 def process_bots_task(self: Any, symbol_id: str, timeframe: str, open_time: str, bot_ids: list[str]) -> dict[str, int]:
     """A chunk of the bots of one closed candle (see `process_closed_candles_task`)."""
-    report = runner.process_closed_candles(symbol_id=symbol_id, timeframe=timeframe, open_time=_when(open_time), bot_ids=bot_ids)
+    try:
+        report = runner.process_closed_candles(symbol_id=symbol_id, timeframe=timeframe, open_time=_when(open_time), bot_ids=bot_ids)
+    except runner.TRANSIENT_ERRORS as exc:
+        raise _retry_later(self, exc) from exc
     if report.deferred:
-        raise self.retry(countdown=backoff_delay(self.request.retries + 1, base=1.0, cap=60.0))
+        raise _retry_later(self)
     return report.as_dict()
 
 

@@ -24,7 +24,9 @@ class CoreConfig(AppConfig):
     def ready(self) -> None:
         from apps.core import rls
         from apps.core.schedules import sync_periodic_tasks
+        from apps.core.task_metrics import connect_task_metrics
 
         post_migrate.connect(sync_periodic_tasks, sender=self, dispatch_uid="core.sync_periodic_tasks")
         post_migrate.connect(grant_row_roles, sender=self, dispatch_uid="core.grant_row_roles")
         connection_created.connect(rls.install, dispatch_uid="core.row_security")
+        connect_task_metrics()

@@ -16,6 +16,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from apps.core.metrics import websocket_pushes_total
 from apps.core.redis_clients import quick_redis_client
 
 USER_EVENT_TYPE = "user.html"
@@ -56,6 +57,7 @@ def send_html_to_user_now(user_id: uuid.UUID | str, html: str) -> None:
     if layer is None:
         return
     async_to_sync(layer.group_send)(user_group_name(user_id), {"type": USER_EVENT_TYPE, "html": html})
+    websocket_pushes_total.labels(kind="events").inc()
 
 
 def send_html_to_user_on_commit(user_id: uuid.UUID | str, html: str) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from apps.core.broadcast import user_group_name
+from apps.core.metrics import websocket_connections
 
 UNAUTHENTICATED_CLOSE_CODE = 4401
 
@@ -23,8 +24,11 @@ class UserEventsConsumer(AsyncWebsocketConsumer):
         for group in self.group_names:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
+        websocket_connections.labels(kind="events").inc()
 
     async def disconnect(self, code: int) -> None:
+        if getattr(self, "group_names", None):
+            websocket_connections.labels(kind="events").dec()
         for group in getattr(self, "group_names", []):
             await self.channel_layer.group_discard(group, self.channel_name)
 

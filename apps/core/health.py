@@ -1,8 +1,18 @@
-"""Component checks for /health/: each returns (ok, detail) and never raises."""
+"""Component checks for /health/: each returns (ok, detail) and never raises.
+
+Every check runs on a thread of its own against one deadline (`CHECK_TIMEOUT_SECONDS`), so
+/health/ answers within it while a dependency hangs (PostgreSQL stopped or restarting makes
+the connection pool wait; a paused Redis makes a client wait): a check that has not
+answered by then is reported failing, "no answer within 1.5 s".
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 import redis
 from django.conf import settings
@@ -15,6 +25,10 @@ class ComponentStatus:
     name: str
     ok: bool
     detail: str
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+CHECK_TIMEOUT_SECONDS = 1.5
 
 
 def check_database() -> ComponentStatus:
@@ -67,12 +81,77 @@ def _one_line(exc: Exception) -> str:
     return f"{type(exc).__name__}: {text[0] if text else ''}".strip()
 
 
-def run_checks() -> list[ComponentStatus]:
+def check_stream() -> ComponentStatus:
+    """The market stream's heartbeat (apps.market.heartbeat): fresh, and storing candles for every venue that sends."""
+    from apps.market.heartbeat import heartbeat_read, stream_health
+
+    try:
+        health = stream_health(heartbeat_read())
+    except Exception as exc:  # noqa: BLE001
+        return ComponentStatus("stream", False, _one_line(exc))
+    return ComponentStatus("stream", health.ok, health.detail, extra={"venues": health.venues})
+
+
+RegisteredCheck = Callable[[], ComponentStatus]
+_registered_checks: dict[str, RegisteredCheck] = {}
+
+
+def register_check(name: str, check: RegisteredCheck) -> None:
+    """A check an app adds to /health/ (the audit chain's last verification, say); it runs once
+    the database answers and the migrations are applied."""
+    _registered_checks[name] = check
+
+
+def _database_then_migrations(into: list[ComponentStatus]) -> None:
     database = check_database()
+    into.append(database)
     migrations = check_migrations() if database.ok else ComponentStatus("migrations", False, "database unavailable")
+    into.append(migrations)
+    for name, check in _registered_checks.items():
+        into.append(check() if migrations.ok else ComponentStatus(name, False, "migrations pending" if database.ok else "database unavailable"))
+
+
+def _redis_then_celery(into: list[ComponentStatus]) -> None:
     redis_status = check_redis()
-    celery = check_celery_workers() if redis_status.ok else ComponentStatus("celery", False, "broker unavailable")
-    return [database, redis_status, celery, migrations]
+    into.append(redis_status)
+    into.append(check_celery_workers(timeout=0.8) if redis_status.ok else ComponentStatus("celery", False, "broker unavailable"))
+
+
+def _stream(into: list[ComponentStatus]) -> None:
+    into.append(check_stream())
+
+
+Chain = Callable[[list[ComponentStatus]], None]
+
+
+def _run_in_thread(chain: Chain, into: list[ComponentStatus]) -> threading.Thread:
+    def run() -> None:
+        try:
+            chain(into)
+        finally:
+            connections.close_all()  # this thread's connections (returned to the pool, if any)
+
+    thread = threading.Thread(target=run, name="health-check", daemon=True)
+    thread.start()
+    return thread
+
+
+def run_checks(timeout: float = CHECK_TIMEOUT_SECONDS) -> list[ComponentStatus]:
+    """Database, Redis, Celery, migrations, the market stream and the registered checks, all answered within `timeout` seconds."""
+    chains: list[tuple[tuple[str, ...], Chain]] = [
+        (("database", "migrations", *_registered_checks), _database_then_migrations),
+        (("redis", "celery"), _redis_then_celery),
+        (("stream",), _stream),
+    ]
+    results: list[list[ComponentStatus]] = [[] for _ in chains]
+    threads = [_run_in_thread(chain, into) for (_, chain), into in zip(chains, results, strict=True)]
+    deadline = time.monotonic() + timeout
+    for thread in threads:
+        thread.join(max(deadline - time.monotonic(), 0))
+    by_name = {status.name: status for done in results for status in list(done)}
+    names = [name for chain_names, _ in chains for name in chain_names]
+    order = ["database", "redis", "celery", "migrations", "stream", *_registered_checks]
+    return [by_name.get(name) or ComponentStatus(name, False, f"no answer within {timeout:g} s") for name in sorted(names, key=order.index)]
 
 
 def exchange_statuses() -> dict[str, dict[str, str]]:
@@ -86,3 +165,29 @@ def exchange_statuses() -> dict[str, dict[str, str]]:
         }
     except Exception as exc:  # noqa: BLE001
         return {"error": {"status": "unknown", "detail": _one_line(exc)}}
+
+
+BANNER_CACHE_SECONDS = 5.0
+_banner: tuple[float, list[str]] = (float("-inf"), [])
+_banner_lock = threading.Lock()
+
+
+def _degraded_now() -> list[str]:
+    redis_status = check_redis()
+    if not redis_status.ok:
+        return ["Live updates are paused: the platform cannot reach Redis. Pages show what was true at their last load."]
+    stream = check_stream()
+    if not stream.ok:
+        return [f"Live market data is delayed ({stream.detail}): prices, charts, paper fills and bots may lag until it recovers."]
+    return []
+
+
+def degraded_parts() -> list[str]:
+    """What a user should know is not working, for the banner on every page (re-checked every few seconds per process)."""
+    global _banner
+    now = time.monotonic()
+    with _banner_lock:
+        if now - _banner[0] < BANNER_CACHE_SECONDS:
+            return _banner[1]
+        _banner = (now, _degraded_now())
+        return _banner[1]

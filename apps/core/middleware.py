@@ -4,7 +4,9 @@ import re
 import time
 import uuid
 from collections.abc import Callable
+from typing import Any
 
+from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from rest_framework.response import Response
@@ -12,7 +14,7 @@ from rest_framework.response import Response
 from apps.core.client_address import client_address
 from apps.core.errors import ApplicationError
 from apps.core.logging import current_request_id
-from apps.core.metrics import http_request_seconds, http_requests_total
+from apps.core.metrics import db_queries_total, http_request_db_seconds, http_request_duration_seconds, http_requests_total
 from apps.core.outage import outage_component, outage_response
 from apps.core.request_context import current_ip_address
 
@@ -42,16 +44,49 @@ class RequestIdMiddleware:
 
 
 class MetricsMiddleware:
+    """Requests by route template (never the raw path: ids would explode the label set), their
+    latency, and the time and number of database queries each one ran."""
+
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        timer = _QueryTimer()
         started = time.perf_counter()
-        response = self.get_response(request)
-        method = request.method if request.method in {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"} else "OTHER"
-        http_requests_total.labels(method=method, status=str(response.status_code)).inc()
-        http_request_seconds.labels(method=method).observe(time.perf_counter() - started)
+        with connection.execute_wrapper(timer):
+            response = self.get_response(request)
+        elapsed = time.perf_counter() - started
+        method = request.method if request.method in _KNOWN_METHODS else "OTHER"
+        route = route_label(request)
+        http_requests_total.labels(method=method, route=route, status=str(response.status_code)).inc()
+        http_request_duration_seconds.labels(method=method, route=route).observe(elapsed)
+        http_request_db_seconds.labels(route=route).observe(timer.seconds)
+        db_queries_total.labels(route=route).inc(timer.queries)
         return response
+
+
+_KNOWN_METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}
+
+
+def route_label(request: HttpRequest) -> str:
+    match = getattr(request, "resolver_match", None)
+    if match is None or not match.route:
+        return "static" if request.path.startswith("/static/") else "unmatched"
+    return "/" + match.route
+
+
+class _QueryTimer:
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.queries = 0
+
+    def __call__(self, execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            self.seconds += time.perf_counter() - started
+            self.queries += 1
 
 
 _ERROR_TITLES = {

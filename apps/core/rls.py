@@ -143,6 +143,11 @@ def acting_for_owner_of(model_label: str, argument: str, owner_path: str) -> Cal
     return decorate
 
 
+def current_request() -> HttpRequest | None:
+    """The request being served on this thread or task, if any (for who-and-from-where details)."""
+    return _request.get()
+
+
 def allow_staff_view(request: HttpRequest) -> None:
     """For the rest of this request a staff user sees everyone's rows (e.g. the audit trail of all users)."""
     setattr(request, _STAFF_VIEW_ATTRIBUTE, True)

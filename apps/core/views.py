@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from apps.core.health import exchange_statuses, run_checks
+from apps.core.metrics import registry_for_scrape
 from apps.core.navigation import PLANNED_SECTIONS
 from apps.core.outage import outage_component, outage_response
 
@@ -23,7 +24,7 @@ def health_view(request: HttpRequest) -> JsonResponse:
     healthy = all(component.ok for component in components)
     body = {
         "status": "ok" if healthy else "unhealthy",
-        "components": {c.name: {"ok": c.ok, "detail": c.detail} for c in components},
+        "components": {c.name: {"ok": c.ok, "detail": c.detail, **c.extra} for c in components},
         "failing": [c.name for c in components if not c.ok],
         # Venues are reported, not judged: the platform is healthy while a venue is down.
         "exchanges": exchange_statuses() if components[0].ok else {},
@@ -48,7 +49,7 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
             {"code": "permission_denied", "message": "Metrics need a staff login or the metrics bearer token.", "extra": {}},
             status=403,
         )
-    return HttpResponse(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+    return HttpResponse(generate_latest(registry_for_scrape()), content_type=CONTENT_TYPE_LATEST)
 
 
 @login_required

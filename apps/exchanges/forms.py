@@ -8,7 +8,7 @@ from apps.exchanges.models import Exchange
 class ApiConnectionForm(forms.Form):
     exchange = forms.ModelChoiceField(queryset=Exchange.objects.none(), to_field_name="code", empty_label=None)
     label = forms.CharField(max_length=64, widget=forms.TextInput(attrs={"placeholder": "e.g. Binance main"}))
-    api_key = forms.CharField(max_length=256, label="API key", widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}))
+    api_key = forms.CharField(max_length=256, label="API key", widget=forms.PasswordInput(attrs={"autocomplete": "off", "spellcheck": "false"}))
     secret = forms.CharField(max_length=512, label="API secret", widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
     passphrase = forms.CharField(max_length=256, required=False, label="Passphrase (OKX)", widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
     testnet = forms.BooleanField(required=False, label="Testnet / sandbox keys")

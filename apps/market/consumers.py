@@ -12,6 +12,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from apps.core.consumers import UNAUTHENTICATED_CLOSE_CODE
+from apps.core.metrics import websocket_connections
 from apps.exchanges.models import Exchange, Symbol
 from apps.market.groups import exchange_group, symbol_group
 
@@ -46,9 +47,11 @@ class MarketConsumer(AsyncWebsocketConsumer):
             return
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
+        websocket_connections.labels(kind="market").inc()
 
     async def disconnect(self, code: int) -> None:
         if self.group:
+            websocket_connections.labels(kind="market").dec()
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:

@@ -55,6 +55,7 @@ def ticker_to_dict(ticker: Ticker) -> dict[str, Any]:
         "quote_volume_24h": text(ticker.quote_volume_24h),
         "change_24h_percent": None if change is None else str(change.quantize(Decimal("0.01"))),
         "timestamp": ticker.timestamp.isoformat(),
+        "mark": text(ticker.mark),
     }
 
 
@@ -70,6 +71,7 @@ def ticker_from_dict(data: dict[str, Any]) -> Ticker:
         base_volume_24h=_decimal(data.get("base_volume_24h")),
         quote_volume_24h=_decimal(data.get("quote_volume_24h")),
         timestamp=datetime.fromisoformat(data["timestamp"]),
+        mark=_decimal(data.get("mark")),
     )
 
 

@@ -6,7 +6,11 @@ more than a browser needs. We keep the latest state per symbol, store closed can
 per symbol and widget to the channel layer, as rendered partials.
 
 Each stream is supervised: when it breaks it is reopened with exponential backoff and
-jitter, and the candles missed meanwhile are fetched over REST.
+jitter, and the candles missed meanwhile are fetched over REST. The database is treated
+the same way: every call into it first drops a connection that an error left unusable (a
+PostgreSQL restart), so the next query reconnects; after such a reconnect the state kept
+in memory (the paper matcher's open orders, each symbol's last stored candle) is read
+again from the database, which stays the source of truth.
 """
 
 from __future__ import annotations
@@ -14,14 +18,16 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.db import connections
 from django.template.loader import render_to_string
 
 from apps.core.domain.backoff import Backoff
@@ -33,11 +39,13 @@ from apps.exchanges.models import Exchange, Symbol
 from apps.exchanges.selectors import watched_symbols
 from apps.exchanges.services import exchange_record_outcome
 from apps.market.groups import MARKET_EVENT_TYPE, exchange_group, symbol_group
+from apps.market.heartbeat import HEARTBEAT_SECONDS, Heartbeat, VenueBeat, heartbeat_write
 from apps.market.live import book_to_dict, live_store, ticker_to_dict
 from apps.market.presentation import book_rows, ticker_view
 from apps.market.services.candles import candles_rollup_from_1m, candles_upsert, last_stored_open_time
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 BOOK_DEPTH = 15  # levels shown on the page
 BOOK_DEPTH_KEPT = 50  # levels kept in the live state: paper orders walk them without a REST call
@@ -68,6 +76,24 @@ class StreamStats:
     gap_filled: int = 0
 
 
+def drop_unusable_database_connections() -> bool:
+    """Close this thread's connections that an error left unusable, so the next query reconnects.
+
+    Django does this between requests; a long-running process has no requests, and without
+    it a connection the server closed (a PostgreSQL restart) fails every later query.
+    Returns True when a connection was dropped. Costs nothing while no error occurred."""
+    dropped = False
+    for connection in connections.all(initialized_only=True):
+        if connection.connection is None or not connection.errors_occurred or connection.in_atomic_block:
+            continue
+        if not connection.is_usable():
+            connection.close()
+            dropped = True
+        else:
+            connection.errors_occurred = False
+    return dropped
+
+
 @dataclass
 class MarketStreamer:
     exchange_codes: list[str] | None = None
@@ -84,12 +110,39 @@ class MarketStreamer:
     _paper: Any = None
     _ticks: Any = None
     _next_funding: dict[Any, tuple[datetime, Any]] = field(default_factory=dict)  # symbol -> (due, rate for that interval)
+    database_reconnects: int = 0
+    heartbeat_seconds: float = HEARTBEAT_SECONDS
+    _beats: dict[str, VenueBeat] = field(default_factory=dict)  # exchange code -> what /health/ reads
+    _started: float = field(default_factory=time.time)
+
+    # The database ----------------------------------------------------------------------
+
+    async def _db(self, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Call `function` in the database thread, on a connection that works (reconnecting after a loss)."""
+
+        def call() -> T:
+            if drop_unusable_database_connections():
+                self._forget_database_state()
+            return function(*args, **kwargs)
+
+        return await sync_to_async(call)()
+
+    def _forget_database_state(self) -> None:
+        """The connection was lost: what we keep from the database may be out of date; read it again."""
+        self.database_reconnects += 1
+        logger.warning("database connection lost; reconnecting and reading open paper orders and stored candles again")
+        for state in self.states.values():
+            state.last_stored = None
+            state.last_closed = None
+        if self._paper is not None:
+            self._paper.forget()
 
     async def run(self, stop: asyncio.Event) -> None:
         layer = get_channel_layer()
         refresher = asyncio.create_task(self._refresh_symbols_forever(stop))
         publisher = asyncio.create_task(self._publish_forever(layer, stop))
-        background = [refresher, publisher]
+        heart = asyncio.create_task(self._repeat("heartbeat", self.heartbeat_once, stop, every=self.heartbeat_seconds))
+        background = [refresher, publisher, heart]
         if self.bot_ticks:
             from apps.bots.tasks import TickDispatcher
 
@@ -115,15 +168,38 @@ class MarketStreamer:
     # Which symbols -----------------------------------------------------------------
 
     async def _refresh_symbols_forever(self, stop: asyncio.Event) -> None:
+        await self._repeat("watched symbols refresh", self.refresh_symbols, stop, every=SYMBOL_REFRESH_SECONDS)
+
+    async def _repeat(self, name: str, step: Callable[[], Awaitable[Any]], stop: asyncio.Event, *, every: float) -> None:
+        """Run `step` every `every` seconds until `stop`; a failure (the database or Redis away) is
+        logged and retried with backoff, so a loop never ends on an outage."""
+        backoff = Backoff(base=self.backoff_base)
+        failing = False
         while not stop.is_set():
-            await self.refresh_symbols()
             try:
-                await asyncio.wait_for(stop.wait(), timeout=SYMBOL_REFRESH_SECONDS)
+                await step()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # an outage is waited out, whatever it raises
+                delay = max(every, backoff.next_delay())
+                if not failing:
+                    logger.exception("%s failed; retrying with backoff", name)
+                else:
+                    logger.warning("%s failed again (%s); retrying in %.1f s", name, exc, delay)
+                failing = True
+            else:
+                if failing:
+                    logger.info("%s recovered", name)
+                failing = False
+                backoff.reset()
+                delay = every
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=delay)
             except TimeoutError:
                 pass
 
     async def refresh_symbols(self) -> None:
-        symbols = await sync_to_async(self._load_watched)()
+        symbols = await self._db(self._load_watched)
         wanted = {f"{s.exchange.code}:{s.slug}": s for s in symbols}
         for key in list(self._tasks):
             if key not in wanted:
@@ -132,6 +208,7 @@ class MarketStreamer:
                 self.states.pop(key, None)
         for key, symbol in wanted.items():
             if key not in self._tasks:
+                self._beats.setdefault(symbol.exchange.code, VenueBeat())
                 self.states[key] = SymbolState(symbol=symbol)
                 self._tasks[key] = self._start_symbol(key, symbol)
                 logger.info("streaming %s", key)
@@ -177,6 +254,7 @@ class MarketStreamer:
         before_each_connect: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         backoff = Backoff(base=self.backoff_base)
+        beat = self._beats.setdefault(exchange.code, VenueBeat())
         # None until the stream first delivers or breaks: the first message also clears a
         # "down" status left from before (e.g. by a previous run that stopped during an outage).
         healthy: bool | None = None
@@ -186,12 +264,13 @@ class MarketStreamer:
                     await before_each_connect()
                 async for item in open_stream():
                     if healthy is not True:
-                        await sync_to_async(exchange_record_outcome)(exchange=exchange, error=None)
+                        await self._record_outcome(exchange, None)
                         if healthy is False:
                             logger.info("%s stream recovered", name)
                         healthy = True
                     backoff.reset()
                     self.stats.messages += 1
+                    beat.last_message = time.time()
                     await on_item(item)
                 raise ConnectionError("stream ended")
             except asyncio.CancelledError:
@@ -206,8 +285,15 @@ class MarketStreamer:
                     from apps.exchanges.errors import ExchangeUnavailableError
 
                     error = exc if isinstance(exc, ApplicationError) else ExchangeUnavailableError(f"{name}: {exc}")
-                    await sync_to_async(exchange_record_outcome)(exchange=exchange, error=error)
+                    await self._record_outcome(exchange, error)
                 await asyncio.sleep(delay)
+
+    async def _record_outcome(self, exchange: Exchange, error: Exception | None) -> None:
+        """Note the venue's status; with the database away it is noted at the next change, never fatal to the stream."""
+        try:
+            await self._db(exchange_record_outcome, exchange=exchange, error=error)
+        except Exception as exc:  # noqa: BLE001
+            logger.warning("recording %s's status failed: %s", exchange.code, exc)
 
     # Handlers ------------------------------------------------------------------------
 
@@ -215,15 +301,17 @@ class MarketStreamer:
         async def handle(ticker: Ticker) -> None:
             state.ticker = ticker
             state.ticker_dirty = True
+            if self._paper is not None and state.symbol.is_perpetual:  # margin calls and liquidations at the mark
+                await sync_to_async(self._paper.on_mark)(state.symbol, ticker)
 
         return handle
 
     def _on_trades(self, state: SymbolState) -> Callable[[list[Trade]], Awaitable[None]]:
         async def handle(trades: list[Trade]) -> None:
             if self._paper is not None and trades:
-                await sync_to_async(self._feed_paper)(state.symbol, sorted(trades, key=lambda t: t.timestamp))
+                await self._db(self._feed_paper, state.symbol, sorted(trades, key=lambda t: t.timestamp))
             if self._ticks is not None and trades:
-                await sync_to_async(self._ticks.offer)(state.symbol.pk, max(trades, key=lambda t: t.timestamp))
+                await self._db(self._ticks.offer, state.symbol.pk, max(trades, key=lambda t: t.timestamp))
             if trades and state.ticker is not None:
                 latest = max(trades, key=lambda t: t.timestamp)
                 if latest.timestamp >= state.ticker.timestamp and latest.price != state.ticker.last:
@@ -241,7 +329,7 @@ class MarketStreamer:
             now = datetime.now(UTC)
             if state.last_snapshot is None or (now - state.last_snapshot).total_seconds() >= self.snapshot_seconds:
                 state.last_snapshot = now
-                await sync_to_async(store_order_book_snapshot)(symbol=state.symbol, book=book)
+                await self._db(store_order_book_snapshot, symbol=state.symbol, book=book)
 
         return handle
 
@@ -268,16 +356,22 @@ class MarketStreamer:
         return handle
 
     async def store_closed(self, state: SymbolState, closed: list[Candle]) -> None:
-        await sync_to_async(store_closed_candles)(symbol=state.symbol, candles=closed)
+        await self._db(store_closed_candles, symbol=state.symbol, candles=closed)
         state.last_stored = closed[-1].open_time
         state.last_closed = closed[-1]
         self.stats.candles_stored += len(closed)
+        self._beats.setdefault(state.symbol.exchange.code, VenueBeat()).last_candle_stored = time.time()
+
+    async def heartbeat_once(self) -> None:
+        """Tell /health/ we are alive and, per venue, when we last heard from it and last stored a candle."""
+        beat = Heartbeat(at=time.time(), started=self._started, venues=dict(self._beats))
+        await asyncio.to_thread(heartbeat_write, beat)
 
     async def fill_gap(self, state: SymbolState) -> None:
         """Fetch over REST the closed 1m candles missed since the last stored one."""
         now = datetime.now(UTC)
         if state.last_stored is None:
-            state.last_stored = await sync_to_async(last_stored_open_time)(symbol=state.symbol, timeframe="1m")
+            state.last_stored = await self._db(last_stored_open_time, symbol=state.symbol, timeframe="1m")
         start = max(state.last_stored + timedelta(minutes=1) if state.last_stored else now - GAP_FILL_MAX, now - GAP_FILL_MAX)
         newest_closed = align_open_time(now, "1m") - timedelta(minutes=1)
         gateway = self._gateway(state.symbol.exchange.code)
@@ -297,45 +391,41 @@ class MarketStreamer:
             self._paper.on_trade(symbol, trade.price, trade.quantity, trade.timestamp)
 
     async def _paper_sync_forever(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            symbol_ids = [state.symbol.pk for state in self.states.values()]
-            try:
-                await sync_to_async(self._paper.sync)(symbol_ids)
-            except Exception:
-                logger.exception("paper order sync failed")
-            await asyncio.sleep(1)
+        async def sync() -> None:
+            await self._db(self._paper.sync, [state.symbol.pk for state in self.states.values()])
+
+        await self._repeat("paper order sync", sync, stop, every=1)
 
     async def _funding_forever(self, stop: asyncio.Event) -> None:
         """Settle funding on paper positions in perpetuals when each funding time passes."""
+        await self._repeat("funding settlement", self.funding_once, stop, every=30)
+
+    async def funding_once(self) -> None:
+        """Settle each perpetual whose funding time has passed and note the next one's rate."""
         from apps.orders.services.paper import funding_settle
 
-        while not stop.is_set():
-            for state in list(self.states.values()):
-                symbol = state.symbol
-                if not symbol.is_perpetual or state.ticker is None:
-                    continue
-                try:
-                    funding = await self._gateway(symbol.exchange.code).fetch_funding_rate(symbol.symbol)
-                except Exception as exc:  # noqa: BLE001
-                    logger.warning("funding rate of %s unavailable: %s", symbol, exc)
-                    continue
-                pending = self._next_funding.get(symbol.pk)
-                if pending is not None and datetime.now(UTC) >= pending[0]:
-                    await sync_to_async(funding_settle)(symbol=symbol, rate=pending[1], mark=state.ticker.last, at=pending[0])
-                    self._next_funding.pop(symbol.pk)
-                known = self._next_funding.get(symbol.pk)
-                if funding.next_funding_time is not None and (known is None or known[0] == funding.next_funding_time):
-                    # the latest predicted rate for that funding time: it is the one paid when the time passes
-                    self._next_funding[symbol.pk] = (funding.next_funding_time, funding.rate)
-            await asyncio.sleep(30)
+        for state in list(self.states.values()):
+            symbol = state.symbol
+            if not symbol.is_perpetual or state.ticker is None:
+                continue
+            try:
+                funding = await self._gateway(symbol.exchange.code).fetch_funding_rate(symbol.symbol)
+            except Exception as exc:  # noqa: BLE001
+                logger.warning("funding rate of %s unavailable: %s", symbol, exc)
+                continue
+            pending = self._next_funding.get(symbol.pk)
+            if pending is not None and datetime.now(UTC) >= pending[0]:
+                await self._db(funding_settle, symbol=symbol, rate=pending[1], mark=state.ticker.last, at=pending[0])
+                self._next_funding.pop(symbol.pk)
+            known = self._next_funding.get(symbol.pk)
+            if funding.next_funding_time is not None and (known is None or known[0] == funding.next_funding_time):
+                # the latest predicted rate for that funding time: it is the one paid when the time passes
+                self._next_funding[symbol.pk] = (funding.next_funding_time, funding.rate)
 
     # Publishing ----------------------------------------------------------------------
 
     async def _publish_forever(self, layer: Any, stop: asyncio.Event) -> None:
-        interval = 1 / self.push_hz
-        while not stop.is_set():
-            await self.publish_once(layer)
-            await asyncio.sleep(interval)
+        await self._repeat("live push", lambda: self.publish_once(layer), stop, every=1 / self.push_hz)
 
     async def publish_once(self, layer: Any) -> int:
         sent = 0

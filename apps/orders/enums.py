@@ -26,6 +26,12 @@ class OrderStatusChoice(models.TextChoices):
     EXPIRED = "EXPIRED", "Expired"
 
 
+class FillLiquidityChoice(models.TextChoices):
+    MAKER = "MAKER", "Maker"
+    TAKER = "TAKER", "Taker"
+    LIQUIDATION = "LIQUIDATION", "Liquidation"
+
+
 class TimeInForceChoice(models.TextChoices):
     GTC = "GTC", "Good till canceled"
     IOC = "IOC", "Immediate or cancel"

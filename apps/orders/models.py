@@ -10,7 +10,7 @@ from apps.core.domain.ids import uuid7
 from apps.core.models import BaseModel
 from apps.exchanges.models import Symbol
 from apps.orders.domain.model import OrderStatus
-from apps.orders.enums import OPEN_STATUSES, OrderSideChoice, OrderSource, OrderStatusChoice, OrderTypeChoice, TimeInForceChoice
+from apps.orders.enums import OPEN_STATUSES, FillLiquidityChoice, OrderSideChoice, OrderSource, OrderStatusChoice, OrderTypeChoice, TimeInForceChoice
 from apps.portfolio.models import TradingAccount
 
 
@@ -90,7 +90,7 @@ class Fill(models.Model):
     quantity = models.DecimalField(max_digits=38, decimal_places=18)
     fee = models.DecimalField(max_digits=38, decimal_places=18, default=Decimal(0))
     fee_currency = models.CharField(max_length=16)
-    liquidity = models.CharField(max_length=5)
+    liquidity = models.CharField(max_length=11, choices=FillLiquidityChoice.choices)
     realized_pnl = models.DecimalField(max_digits=38, decimal_places=18, default=Decimal(0))
     venue_trade_id = models.CharField(max_length=64, blank=True)
 
@@ -103,3 +103,8 @@ class Fill(models.Model):
     @property
     def notional(self) -> Decimal:
         return self.price * self.quantity
+
+    @property
+    def net_pnl(self) -> Decimal:
+        """Realised P&L less the fee: what the fill changed the wallet by (a liquidation: what was lost)."""
+        return self.realized_pnl - self.fee

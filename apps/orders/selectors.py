@@ -7,7 +7,7 @@ from typing import Any
 from django.db.models import QuerySet, Sum
 
 from apps.core.selectors import get_or_not_found
-from apps.orders.enums import OPEN_STATUSES
+from apps.orders.enums import OPEN_STATUSES, FillLiquidityChoice
 from apps.orders.models import Fill, Order
 
 ORDER_TABS = {"open": OPEN_STATUSES, "history": ["FILLED", "CANCELED", "REJECTED", "EXPIRED"], "all": None}
@@ -47,6 +47,11 @@ def fill_list(*, actor: Any, mode: str | None = None, account_id: Any = None, si
     if since:
         fills = fills.filter(executed_at__gte=since)
     return fills.order_by("-executed_at")
+
+
+def liquidation_list(*, actor: Any, mode: str | None = None, limit: int = 20) -> list[Fill]:
+    """The owner's latest forced closes (fills with liquidity LIQUIDATION), newest first."""
+    return list(fill_list(actor=actor, mode=mode).filter(liquidity=FillLiquidityChoice.LIQUIDATION).select_related("symbol__exchange")[:limit])
 
 
 def start_of_utc_day(now: datetime | None = None) -> datetime:

@@ -90,6 +90,9 @@ class Position(BaseModel):
     take_profit = models.DecimalField(max_digits=38, decimal_places=18, null=True, blank=True)
     opened_at = models.DateTimeField(null=True, blank=True)
     last_funding_at = models.DateTimeField(null=True, blank=True)
+    margin_call_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the margin ratio last crossed the margin-call threshold; cleared once it falls back below."
+    )
 
     class Meta:
         ordering = ["-opened_at"]

@@ -13,7 +13,15 @@ from apps.market.selectors import ticker_dicts
 from apps.portfolio.domain.balances import Balance as DomainBalance
 from apps.portfolio.domain.balances import Balances
 from apps.portfolio.domain.balances import account_equity as domain_account_equity
-from apps.portfolio.domain.margin import cross_liquidation_price, isolated_liquidation_price, maintenance_margin, margin_ratio
+from apps.portfolio.domain.margin import (
+    cross_available_margin,
+    cross_liquidation_price,
+    initial_margin,
+    liquidation_price,
+    maintenance_margin,
+    margin_balance,
+    margin_ratio,
+)
 from apps.portfolio.domain.positions import Position as DomainPosition
 from apps.portfolio.models import Balance, Position, TradingAccount
 
@@ -30,6 +38,8 @@ class PositionRow:
     notional: Decimal | None
     liquidation_price: Decimal | None
     margin_ratio_percent: Decimal | None
+    last: Decimal | None = None
+    """The last trade price; perpetuals are marked (P&L, margin ratio, liquidation) at `mark`."""
 
     @property
     def side(self) -> str:
@@ -42,8 +52,10 @@ class PositionRow:
         return "up" if self.unrealized_pnl > 0 else "down"
 
 
-def marks_for(symbols: list[Symbol]) -> dict[Any, Decimal]:
-    marks: dict[Any, Decimal] = {}
+def _ticker_prices(symbols: list[Symbol]) -> dict[Any, tuple[Decimal, Decimal]]:
+    """Symbol id -> (mark, last) from the live tickers. A perpetual is marked at its venue's mark
+    price where the venue publishes one (SIM does), otherwise at the last trade; spot at the last."""
+    prices: dict[Any, tuple[Decimal, Decimal]] = {}
     by_exchange: dict[str, list[Symbol]] = {}
     for symbol in symbols:
         by_exchange.setdefault(symbol.exchange.code, []).append(symbol)
@@ -55,8 +67,14 @@ def marks_for(symbols: list[Symbol]) -> dict[Any, Decimal]:
         for symbol in group:
             data = tickers.get(symbol.slug)
             if data:
-                marks[symbol.pk] = Decimal(str(data["last"]))
-    return marks
+                last = Decimal(str(data["last"]))
+                mark = data.get("mark") if symbol.is_perpetual else None
+                prices[symbol.pk] = (Decimal(str(mark)) if mark else last, last)
+    return prices
+
+
+def marks_for(symbols: list[Symbol]) -> dict[Any, Decimal]:
+    return {pk: mark for pk, (mark, _) in _ticker_prices(symbols).items()}
 
 
 @dataclass(frozen=True)
@@ -67,15 +85,24 @@ class CrossWallet:
     wallet: Decimal
     positions: tuple[tuple[Any, Decimal, Decimal], ...]  # (symbol id, unrealised P&L, maintenance margin)
 
-    def liquidation_price(self, *, symbol_id: Any, quantity: Decimal, entry_price: Decimal) -> Decimal | None:
+    def _others(self, symbol_id: Any) -> tuple[Decimal, Decimal]:
         others = [(pnl, maintenance) for other, pnl, maintenance in self.positions if other != symbol_id]
+        return sum((pnl for pnl, _ in others), ZERO), sum((maintenance for _, maintenance in others), ZERO)
+
+    def available(self, *, symbol_id: Any) -> Decimal:
+        """What the position in `symbol_id` can lose before it is liquidated (its backing margin)."""
+        pnl, maintenance = self._others(symbol_id)
+        return cross_available_margin(wallet_balance=self.wallet, other_unrealized_pnl=pnl, other_maintenance_margin=maintenance)
+
+    def liquidation_price(self, *, symbol_id: Any, quantity: Decimal, entry_price: Decimal) -> Decimal | None:
+        pnl, maintenance = self._others(symbol_id)
         return cross_liquidation_price(
             quantity=quantity,
             entry_price=entry_price,
             maintenance_margin_rate=MAINTENANCE_MARGIN_RATE,
             wallet_balance=self.wallet,
-            other_unrealized_pnl=sum((pnl for pnl, _ in others), ZERO),
-            other_maintenance_margin=sum((maintenance for _, maintenance in others), ZERO),
+            other_unrealized_pnl=pnl,
+            other_maintenance_margin=maintenance,
         )
 
 
@@ -97,32 +124,56 @@ def cross_wallet(*, account: TradingAccount, quote: str, marks: dict[Any, Decima
     return CrossWallet(wallet.total if wallet is not None else ZERO, tuple(positions))
 
 
-def position_liquidation_price(position: Position, cross: CrossWallet | None = None) -> Decimal | None:
-    """Isolated: from the margin posted for it. Cross: from the whole wallet, the account's other positions as they stand."""
+def posted_margin(position: Position) -> Decimal:
+    """The margin posted to the position (less any funding paid from it); from its leverage if none was recorded."""
+    if position.isolated_margin > 0:
+        return position.isolated_margin
+    return initial_margin(abs(position.quantity) * position.entry_price, position.leverage)
+
+
+def backing_margin(position: Position, cross: CrossWallet | None = None) -> Decimal:
+    """What the position can lose before it is liquidated. Isolated: its posted margin. Cross: the whole
+    wallet plus the account's other positions' unrealised P&L less their maintenance margin."""
     if position.margin_mode == "CROSS":
         cross = cross or cross_wallet(account=position.account, quote=position.symbol.quote)
-        return cross.liquidation_price(symbol_id=position.symbol_id, quantity=position.quantity, entry_price=position.entry_price)
-    return isolated_liquidation_price(
-        quantity=position.quantity, entry_price=position.entry_price, leverage=position.leverage, maintenance_margin_rate=MAINTENANCE_MARGIN_RATE
+        return cross.available(symbol_id=position.symbol_id)
+    return posted_margin(position)
+
+
+def position_liquidation_price(position: Position, cross: CrossWallet | None = None) -> Decimal | None:
+    """The mark at which the position's margin ratio reaches 100 % (exact; round it to the tick at the edge)."""
+    return liquidation_price(
+        quantity=position.quantity,
+        entry_price=position.entry_price,
+        margin=backing_margin(position, cross),
+        maintenance_margin_rate=MAINTENANCE_MARGIN_RATE,
     )
 
 
-def position_row(position: Position, mark: Decimal | None, cross: CrossWallet | None = None) -> PositionRow:
+def position_margin_ratio(*, quantity: Decimal, entry_price: Decimal, margin: Decimal, mark: Decimal) -> Decimal:
+    """Maintenance margin / margin balance at `mark` (1 = liquidation): the venue's rule, exact."""
+    maintenance = maintenance_margin(abs(quantity) * mark, MAINTENANCE_MARGIN_RATE)
+    return margin_ratio(maintenance, margin_balance(margin, (mark - entry_price) * quantity))
+
+
+def position_row(position: Position, mark: Decimal | None, cross: CrossWallet | None = None, last: Decimal | None = None) -> PositionRow:
     if mark is None or position.quantity == 0:
-        return PositionRow(position, mark, None, None, None, None, None)
+        return PositionRow(position, mark, None, None, None, None, None, last)
     quantity = position.quantity
     unrealized = (mark - position.entry_price) * quantity
     notional = abs(quantity) * mark
-    margin = position.isolated_margin if position.isolated_margin > 0 else abs(quantity) * position.entry_price / Decimal(position.leverage)
+    margin = posted_margin(position)
     roi = unrealized / margin * 100 if margin > 0 else None
     liquidation = None
     ratio = None
     if position.symbol.is_perpetual:
-        liquidation = position_liquidation_price(position, cross)
-        ratio = margin_ratio(maintenance_margin(notional, MAINTENANCE_MARGIN_RATE), margin + unrealized) * 100
+        backing = backing_margin(position, cross)
+        liquidation = liquidation_price(quantity=quantity, entry_price=position.entry_price, margin=backing, maintenance_margin_rate=MAINTENANCE_MARGIN_RATE)
+        ratio = position_margin_ratio(quantity=quantity, entry_price=position.entry_price, margin=backing, mark=mark) * 100
     quant = Decimal("0.01")
     return PositionRow(
         position=position,
+        last=last,
         mark=mark,
         unrealized_pnl=unrealized.quantize(Decimal("0.00000001")),
         roi_percent=roi.quantize(quant) if roi is not None else None,
@@ -143,9 +194,13 @@ def position_rows(*, owner_id: Any, account: TradingAccount | None = None, symbo
     else:
         positions = positions.exclude(quantity=0)
     positions_list = list(positions.order_by("-opened_at"))
-    marks = marks_for([p.symbol for p in positions_list if p.quantity != 0])
+    prices = _ticker_prices([p.symbol for p in positions_list if p.quantity != 0])
+    marks = {pk: mark for pk, (mark, _) in prices.items()}
     wallets: dict[tuple[Any, str], CrossWallet] = {}
-    return [position_row(p, marks.get(p.symbol_id), cross_for(p, marks, wallets)) for p in positions_list]
+    return [
+        position_row(p, marks.get(p.symbol_id), cross_for(p, marks, wallets), last=prices[p.symbol_id][1] if p.symbol_id in prices else None)
+        for p in positions_list
+    ]
 
 
 def cross_for(position: Position, marks: dict[Any, Decimal], wallets: dict[tuple[Any, str], CrossWallet] | None = None) -> CrossWallet | None:

@@ -14,6 +14,7 @@ from apps.accounts.auth import request_user
 from apps.core.errors import ApplicationError, ValidationError
 from apps.exchanges.selectors import api_connection_get, api_connection_list, exchange_get
 from apps.orders.forms import PaperAccountForm
+from apps.orders.selectors import liquidation_list
 from apps.orders.services.positions import position_close, position_set_sl_tp
 from apps.portfolio.enums import AccountMode
 from apps.portfolio.mode import SESSION_KEY, current_mode
@@ -31,6 +32,7 @@ def positions_view(request: HttpRequest) -> HttpResponse:
     context = {
         "active_section": "positions",
         "rows": position_rows(owner_id=user.pk, mode=mode),
+        "liquidations": liquidation_list(actor=user, mode=mode),
         "mode": mode,
         "accounts": accounts,
         "account_balances": [balances_context(account=account) for account in accounts],

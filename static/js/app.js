@@ -33,3 +33,36 @@ document.addEventListener("htmx:oobAfterSwap", function (event) {
     if (name) { document.body.dispatchEvent(new CustomEvent(name, { bubbles: true })); }
   });
 });
+
+// A form with data-confirm asks before it submits (a plain form or an htmx one).
+document.addEventListener("submit", function (event) {
+  var form = event.target;
+  var question = form && form.dataset ? form.dataset.confirm : "";
+  if (question && !window.confirm(question)) { event.preventDefault(); event.stopImmediatePropagation(); }
+}, true);
+
+// A form with data-signal-on-success="orders-changed" announces that event on the body after
+// its own request succeeded, so tables listening for it reload.
+document.addEventListener("htmx:afterRequest", function (event) {
+  var element = event.detail && event.detail.elt;
+  var name = element && element.dataset ? element.dataset.signalOnSuccess : "";
+  if (name && event.detail.successful) { document.body.dispatchEvent(new CustomEvent(name, { bubbles: true })); }
+});
+
+// Pushes go to every open page of a user, and most pages show only some of the pushed pieces
+// (an order row on a page without the orders table). Pieces with no place on this page are
+// dropped before htmx swaps the rest, instead of being reported as missing targets.
+htmx.defineExtension("present-only", {
+  transformResponse: function (text, xhr) {
+    if (xhr) { return text; }  // an answer to this page's own request: swapped as asked
+    var template = document.createElement("template");
+    template.innerHTML = text;
+    Array.from(template.content.children).forEach(function (piece) {
+      var swap = piece.getAttribute("hx-swap-oob") || "true";
+      var colon = swap.indexOf(":");
+      var selector = colon >= 0 ? swap.slice(colon + 1) : (piece.id ? "#" + CSS.escape(piece.id) : "");
+      if (selector && !document.querySelector(selector)) { piece.remove(); }
+    });
+    return template.innerHTML;
+  },
+});

@@ -53,7 +53,8 @@
       document.documentElement.dataset.theme !== "light" || document.documentElement.dataset.theme === "dark";
     var chart = LightweightCharts.createChart(host, {
       autoSize: true,
-      layout: { background: { color: "transparent" }, textColor: dark ? "#c2c7d0" : "#333" },
+      // The floating logo is drawn with an inline <style> the CSP refuses; the page credits the library in text instead.
+      layout: { background: { color: "transparent" }, textColor: dark ? "#c2c7d0" : "#333", attributionLogo: false },
       grid: { vertLines: { color: dark ? "#2a2e39" : "#eee" }, horzLines: { color: dark ? "#2a2e39" : "#eee" } },
       timeScale: { timeVisible: true, secondsVisible: false },
     });

@@ -13,6 +13,9 @@ from playwright.sync_api import Page, expect
 from apps.accounts.models import User
 from apps.accounts.tests.factories import DEFAULT_PASSWORD, UserFactory
 
+# Chromium logs a form answered with 400 (its errors shown) as a console error.
+FORM_ERROR = "the server responded with a status of 400 (Bad Request)"
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
@@ -33,6 +36,7 @@ def test_signing_in_lands_on_the_dashboard_with_a_live_connection(page: Page, li
     expect(page.locator("#ws-status")).to_have_text("connected")
 
 
+@pytest.mark.browser_expects(FORM_ERROR)  # the form answered with its errors
 def test_a_wrong_password_shows_the_error_on_the_form(page: Page, live_server_url: str) -> None:
     user = UserFactory()
 

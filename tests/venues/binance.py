@@ -1,6 +1,8 @@
 """A local Binance: spot REST (/api/v3), USDⓈ-M futures market data (/fapi/v1), the market
-streams (/ws, /stream; futures on /public/ws and /market/ws) and the WebSocket API's spot
-user-data stream (/ws-api/v3: `executionReport` for every order change), in Binance's own formats.
+streams (/ws, /stream; futures on /public/ws and /market/ws), the WebSocket API's spot
+user-data stream (/ws-api/v3: `executionReport` for every order change) and the USDⓈ-M
+force-order history (/fapi/v1/forceOrders: the account's liquidations, which tests add with
+`force_liquidation`), in Binance's own formats.
 
 Signed endpoints check X-MBX-APIKEY, the HMAC-SHA256 signature of queryString + requestBody and
 the timestamp/recvWindow, and answer Binance's error codes. Orders match against the synthetic
@@ -163,6 +165,7 @@ class BinanceState:
     trade_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(900_000_001))
     # user-data stream subscribers (WebSocket API sessions, on the server's loop): each gets every order event
     subscribers: list[tuple[asyncio.AbstractEventLoop, asyncio.Queue[dict[str, Any]]]] = field(default_factory=list)
+    force_orders: list[dict[str, Any]] = field(default_factory=list)  # USDⓈ-M liquidation orders, oldest first
 
     def publish(self, order: SpotOrder, execution: str) -> None:
         """An `executionReport` for `order` to every user-data subscriber (NEW, TRADE, CANCELED, EXPIRED).
@@ -620,6 +623,52 @@ async def account(request: web.Request) -> web.Response:
         },
         headers=_weight_headers(20),
     )
+
+
+def force_liquidation(state: BinanceState, *, symbol: str, side: str, quantity: Decimal, price: Decimal, at_ms: int | None = None) -> dict[str, Any]:
+    """The venue liquidates a USDⓈ-M position: a filled `autoclose-` order in the force-order history."""
+    at = at_ms or now_ms()
+    order_id = next(state.order_ids)
+    row = {
+        "orderId": order_id,
+        "symbol": symbol,
+        "status": "FILLED",
+        "clientOrderId": f"autoclose-{at}{order_id % 1_000_000:06d}",
+        "price": fmt(price),
+        "avgPrice": fmt(price),
+        "origQty": fmt(quantity),
+        "executedQty": fmt(quantity),
+        "cumQuote": fmt(quantity * price),
+        "timeInForce": "IOC",
+        "type": "LIMIT",
+        "reduceOnly": False,
+        "closePosition": False,
+        "side": side,
+        "positionSide": "BOTH",
+        "stopPrice": "0",
+        "workingType": "CONTRACT_PRICE",
+        "origType": "LIMIT",
+        "time": at,
+        "updateTime": at,
+    }
+    state.force_orders.append(row)
+    return row
+
+
+async def force_orders(request: web.Request) -> web.Response:
+    """GET /fapi/v1/forceOrders: the account's liquidation (and ADL) orders, newest first, as Binance answers."""
+    params = await _signed_params(request)
+    rows = list(request.app[STATE].force_orders)
+    if "symbol" in params:
+        rows = [row for row in rows if row["symbol"] == params["symbol"]]
+    if params.get("autoCloseType") == "LIQUIDATION":
+        rows = [row for row in rows if row["clientOrderId"].startswith("autoclose-")]
+    if "startTime" in params:
+        rows = [row for row in rows if row["time"] >= int(params["startTime"])]
+    if "endTime" in params:
+        rows = [row for row in rows if row["time"] <= int(params["endTime"])]
+    limit = min(int(params.get("limit", 50)), 100)
+    return json_response(sorted(rows, key=lambda row: row["time"], reverse=True)[:limit], headers=_weight_headers(20))
 
 
 def _check_filters(instrument: Instrument, quantity: Decimal, price: Decimal | None) -> None:
@@ -1099,6 +1148,7 @@ def create_app(control: VenueControl, market_data: MarketData, *, ws_interval: f
             web.get("/api/v3/order", get_order),
             web.delete("/api/v3/order", delete_order),
             web.get("/api/v3/openOrders", open_orders),
+            web.get("/fapi/v1/forceOrders", force_orders),
             web.get("/ws", _stream_handler(SPOT, combined=False)),
             web.get("/ws/{tail}", _stream_handler(SPOT, combined=False)),
             web.get("/stream", _stream_handler(SPOT, combined=True)),

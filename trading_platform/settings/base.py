@@ -69,6 +69,7 @@ LOCAL_APPS = [
     "apps.backtesting",
     "apps.bots",
     "apps.help",
+    "apps.operations",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
@@ -78,6 +79,7 @@ MIDDLEWARE = [
     "apps.core.middleware.ApiErrorBodyMiddleware",
     "apps.core.request_limits.RequestLimitsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "apps.core.security_headers.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -116,6 +118,7 @@ TEMPLATES: Any = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "apps.core.context_processors.navigation",
+                "apps.core.context_processors.degraded",
                 "apps.portfolio.mode.trading_mode",
             ],
             "builtins": ["template_partials.templatetags.partials"],
@@ -328,9 +331,17 @@ LOGGING: Any = {
 }
 
 AUDITLOG_INCLUDE_ALL_MODELS = False
+# Domain audit events: months older than this are dropped whole by the partition task (7 years).
+AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 7 * 365 + 2, minimum=1)
 
 # Exchange credentials at rest: Fernet keys, newest first (see apps/exchanges/crypto.py).
 FIELD_ENCRYPTION_KEYS: list[str] = env_fernet_keys("FIELD_ENCRYPTION_KEYS")
+
+# Backups (`manage.py backup`, `manage.py restore FILE`): where they go, how many the schedule
+# keeps, and how often it takes one (0: no scheduled backups).
+BACKUP_DIR = Path(env_str("BACKUP_DIR", "") or BASE_DIR / ".local" / "backups")
+BACKUP_KEEP = env_int("BACKUP_KEEP", 7, minimum=1)
+BACKUP_EVERY_HOURS = env_int("BACKUP_EVERY_HOURS", 24, minimum=0)
 
 # Market data
 CANDLE_RETENTION_DAYS: dict[str, int | None] = {"1m": 30, "5m": 90, "15m": 180, "1h": None, "4h": None, "1d": None}
@@ -346,6 +357,17 @@ ORDER_BOOK_SNAPSHOT_SECONDS = env_int("ORDER_BOOK_SNAPSHOT_SECONDS", 60, minimum
 SIM_HISTORY_DAYS = env_int("SIM_HISTORY_DAYS", 30, minimum=1)
 # Live pushes per symbol and widget per second (ticker, order book, candle).
 MARKET_PUSH_HZ = env_int("MARKET_PUSH_HZ", 4, minimum=1)
+# Liquidations (apps/orders/domain/liquidation_settings.py): the margin ratio in % that sends a
+# margin call, and per venue the fee it keeps on a liquidation, as a fraction of the notional.
+try:
+    from apps.orders.domain.liquidation_settings import checked_margin_call_percent, liquidation_fee_rates_from_items
+
+    MARGIN_CALL_PERCENT = checked_margin_call_percent(env_str("MARGIN_CALL_PERCENT", "80"))
+    LIQUIDATION_FEE_RATES = liquidation_fee_rates_from_items(env_list("LIQUIDATION_FEE_RATES", []))
+except ValueError as _error:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(str(_error)) from None
 # Test-only: point the ccxt gateway at a local server speaking the venue's protocol.
 EXCHANGE_REST_BASE_URL = env_str("EXCHANGE_REST_BASE_URL", "")
 EXCHANGE_WS_BASE_URL = env_str("EXCHANGE_WS_BASE_URL", "")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -104,8 +105,15 @@ def database_from_url(url: str) -> dict[str, object]:
 
 
 def database_pool_options(max_size: int) -> dict[str, object]:
-    """Django's psycopg pool (replaces persistent connections, which a pool forbids)."""
-    return {"CONN_MAX_AGE": 0, "CONN_HEALTH_CHECKS": False, "OPTIONS": {"pool": {"min_size": min(2, max_size), "max_size": max_size, "timeout": 10}}}
+    """Django's psycopg pool (replaces persistent connections, which a pool forbids).
+
+    Each connection is checked as it leaves the pool (one round trip on a socket that is
+    already open): after a PostgreSQL restart the pool holds connections the server closed,
+    and without the check each would fail one request before the pool dropped it."""
+    from psycopg_pool import ConnectionPool
+
+    pool = {"min_size": min(2, max_size), "max_size": max_size, "timeout": 10, "check": ConnectionPool.check_connection}
+    return {"CONN_MAX_AGE": 0, "CONN_HEALTH_CHECKS": False, "OPTIONS": {"pool": pool}}
 
 
 def redis_url_for_db(url: str, db: int) -> str:
@@ -153,13 +161,33 @@ def env_fernet_keys(name: str) -> list[str]:
 
 
 def local_fernet_key(path: Path) -> str:
-    """A development key kept beside the embedded data, created on first use."""
-    if path.exists():
-        return path.read_text().strip()
+    """A development encryption key kept beside the embedded data, created on first use."""
     from cryptography.fernet import Fernet
 
+    return _local_secret(path, lambda: Fernet.generate_key().decode())
+
+
+def local_secret_key(path: Path) -> str:
+    """A development SECRET_KEY kept beside the embedded data, created on first use: none is written in the source."""
+    import secrets
+
+    return _local_secret(path, lambda: secrets.token_urlsafe(64))
+
+
+def _local_secret(path: Path, generate: Callable[[], str]) -> str:
+    if path.exists():
+        return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
-    key = Fernet.generate_key().decode()
-    path.write_text(key)
-    path.chmod(0o600)
-    return key
+    value = generate()
+    # Created private, then renamed into place, so two processes starting together agree on one value.
+    temporary = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value)
+    try:
+        os.link(temporary, path)
+    except FileExistsError:
+        pass
+    finally:
+        temporary.unlink()
+    return path.read_text().strip()

@@ -1,10 +1,12 @@
 """Development on a laptop: `make run`."""
 
 from .base import *
-from .env import env_bool, env_str, local_fernet_key
+from .env import env_bool, env_str, local_fernet_key, local_secret_key
 
-DEBUG = env_bool("DEBUG", True)
-SECRET_KEY = env_str("SECRET_KEY", "local-development-only-secret-key-change-me-in-production")
+# Django's technical pages list every URL and setting: only when a developer sets DEBUG=true by hand.
+# Static files are served by WhiteNoise either way.
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = env_str("SECRET_KEY", "") or local_secret_key(BASE_DIR / ".local" / "secret-key")
 LOG_FORMAT = env_str("LOG_FORMAT", "text")
 LOGGING["handlers"]["console"]["formatter"] = LOG_FORMAT
 

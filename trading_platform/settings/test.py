@@ -1,9 +1,9 @@
 """The test suite: the same real services, separate databases."""
 
 from .base import *
-from .env import celery_redis_url, celery_result_url, env_int, env_str, redis_url_for_db
+from .env import celery_redis_url, celery_result_url, env_int, env_str, local_fernet_key, local_secret_key, redis_url_for_db
 
-SECRET_KEY = env_str("SECRET_KEY", "test-only-secret-key-not-for-production-use-0123456789")
+SECRET_KEY = env_str("SECRET_KEY", "") or local_secret_key(BASE_DIR / ".local" / "secret-key")
 DEBUG = False
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -26,5 +26,4 @@ LOG_FORMAT = "text"
 LOGGING["handlers"]["console"]["formatter"] = "text"
 LOGGING["root"]["level"] = "WARNING"
 
-# A fixed key for tests only; never used outside the test suite.
-FIELD_ENCRYPTION_KEYS = FIELD_ENCRYPTION_KEYS or ["dGVzdC1vbmx5LWZlcm5ldC1rZXktMDEyMzQ1Njc4OTA="]
+FIELD_ENCRYPTION_KEYS = FIELD_ENCRYPTION_KEYS or [local_fernet_key(BASE_DIR / ".local" / "field-encryption.key")]

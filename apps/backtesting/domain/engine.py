@@ -21,19 +21,28 @@ starts at (or first after) it, before that bar's fills.
 
 Order of work at each bar t
 1. funding due in bar t (perpetuals);
-2. market orders decided at the previous close meet bar t's open: they are submitted to the
+2. market orders decided at the previous close meet bar t's open (first, on a perpetual, a
+   position whose liquidation price the open gapped beyond is liquidated at the open): they are submitted to the
    MatchingEngine now, with that open as the price (`submit(..., last_price=open)`), and fill
    there plus slippage as takers. That is exactly what the engine does with an order waiting
    for a price (`on_bar` step 1); the order waits in the backtest instead, which spares
    building bar t for the engine when nothing else is working. The strategy is told
    "accepted" when it places the order, as before;
-3. `MatchingEngine.on_bar(bar t)` when other orders are working; every event is applied to the
+   every fill is first admitted by the account at its price (`Account.refusal`): refused, or
+   re-sized down when the order was sized by a fraction of equity (see `accounting.py`);
+3. perpetuals: the bar's adverse extreme (low for a long, high for a short) is tested against
+   the position's liquidation price before any exit on the bar; reached, the whole position is
+   liquidated there (`apps.portfolio.domain.liquidation`), its working orders cancelled, unless
+   a working exit stop lies before the liquidation price: the bar reaches that stop first, so
+   the matching engine runs first and what remains is tested after it;
+4. `MatchingEngine.on_bar(bar t)` when other orders are working; every event is applied to the
    account and reported (`on_order_update`, `on_position_update`);
-4. at the close: `on_start` (first bar), then `on_bar` (slow path) or `on_signal` (fast path);
-5. the orders the hooks asked for are checked (spot: no selling what is not held, no buying
-   beyond the cash; perpetuals: exposure within equity x leverage; reduce-only must reduce),
-   then submitted (a market order in close mode fills at once at bar t's close);
-6. the equity at the close is cash plus the position marked at the close.
+5. at the close: `on_start` (first bar), then `on_bar` (slow path) or `on_signal` (fast path);
+6. the orders the hooks asked for are checked (reduce-only must reduce; spot: no selling what
+   is not held; resting orders: spot cash reserved at their price, perpetual exposure within
+   equity x leverage; market orders' cash and margin wait for their fill), then submitted (a
+   market order in close mode fills at once at bar t's close);
+7. the equity at the close is cash plus the position marked at the close.
 
 Two paths, one semantics (the fast path has two tiers)
 - Slow path: every bar goes through steps 1-6 and the strategy's `on_bar`. Any strategy.
@@ -45,7 +54,8 @@ Two paths, one semantics (the fast path has two tiers)
   limit and the highest low for buy limits and falling stops are kept, and the next bar with
   `high >= H or low <= L` is found with numpy comparisons over growing chunks (an inclusive,
   so conservative, test: a visited bar where nothing fills costs only a no-op match), (d) a
-  funding bar, and the first bar (on_start). Between visited bars
+  funding bar, (e) a bar whose adverse extreme reaches an open perpetual position's liquidation
+  price (found like (c)), and the first bar (on_start). Between visited bars
   nothing can change, so the account is constant and the equity curve is filled in
   vectorised: every visit records (A, q) with equity = A + q x close (spot: A = cash; a
   perpetual: A = wallet - q x entry), and `np.repeat` spreads the segments over the bars.
@@ -78,9 +88,10 @@ next at the same price (fees split by quantity). Entry/exit prices are quantity-
 averages of the increasing/reducing fills; P&L is the position's realised P&L over the trade
 less its fees and funding.
 
-Left out on purpose (documented limits): liquidation (equity may go below maintenance),
-partial fills against bar volume (the matching engine does not cap bar fills), and a
-reduce-only order that fills later in the same bar in which the position was closed.
+Left out on purpose (documented limits): partial fills against bar volume (the matching
+engine does not cap bar fills), a reduce-only order that fills later in the same bar in which
+the position was closed, and the mark price: a backtest marks and liquidates at the bar's
+prices (there is no separate mark series in candles).
 """
 
 from __future__ import annotations
@@ -100,6 +111,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from apps.backtesting.domain.accounting import Account, LiquidationRecord, Trade, resized
 from apps.exchanges.domain.types import MarketType
 from apps.orders.domain.fill_model import FillModel
 from apps.orders.domain.matching import (
@@ -113,8 +125,19 @@ from apps.orders.domain.matching import (
     OrderTriggered,
     WorkingOrder,
 )
-from apps.orders.domain.model import Bar, FeeSchedule, Fill, OrderIntent, OrderSide, OrderStatus, OrderType, SymbolRules, build_market_intent
-from apps.portfolio.domain.balances import Balance, Balances, position_margin
+from apps.orders.domain.model import (
+    Bar,
+    FeeSchedule,
+    Fill,
+    MarginMode,
+    OrderIntent,
+    OrderSide,
+    OrderStatus,
+    OrderType,
+    SymbolRules,
+    build_market_intent,
+)
+from apps.portfolio.domain.balances import Balances
 from apps.portfolio.domain.positions import Position
 from apps.strategies.domain.base import (
     BarView,
@@ -144,7 +167,10 @@ _LIMIT = OrderType.LIMIT
 _STOP_LIMIT = OrderType.STOP_LIMIT
 _TAKE_PROFIT = OrderType.TAKE_PROFIT
 _FILLED = OrderStatus.FILLED
+_STOP_MARKET = OrderType.STOP_MARKET
 _MAX_CASCADE = 100  # hooks placing orders that fill at once (close mode) and call hooks again
+_RESIZE_STEPS = 4  # lots taken off a computed affordable quantity before refusing (the margin is rounded up)
+DEFAULT_LIQUIDATION_FEE = Decimal("0.005")  # of the closing notional: the venue's clearance fee (Binance USDT-M charges up to 1.25 %)
 
 
 def default_rules(market_type: MarketType = MarketType.SPOT, *, tick: str = "0.01", lot: str = "0.00000001") -> SymbolRules:
@@ -171,6 +197,8 @@ class BacktestConfig:
     fill_at: FillAt = "next_open"
     market_type: MarketType = MarketType.SPOT
     leverage: int = 1
+    margin_mode: MarginMode = MarginMode.ISOLATED  # perpetuals: what a liquidation takes (the position's margin, or the wallet)
+    liquidation_fee: Decimal = DEFAULT_LIQUIDATION_FEE
     funding_rate: Decimal | Sequence[float] | FloatArray | None = None  # per interval: a constant, or one rate per bar
     funding_interval_hours: int = 8
     fill_on_touch: bool = False
@@ -191,51 +219,48 @@ class BacktestConfig:
             raise ValueError("spot trading has no leverage")
         if self.funding_interval_hours <= 0:
             raise ValueError("funding_interval_hours must be positive")
+        if self.liquidation_fee < 0:
+            raise ValueError(f"liquidation_fee cannot be negative, not {self.liquidation_fee}")
 
     def symbol_rules(self) -> SymbolRules:
         rules = self.rules or default_rules(self.market_type)
         if rules.is_perpetual != (self.market_type is MarketType.LINEAR_PERPETUAL):
             raise ValueError("the symbol rules do not match the market type")
+        if self.leverage > max(rules.max_leverage, 1):
+            raise ValueError(f"leverage {self.leverage} is above {rules.symbol}'s maximum of {rules.max_leverage}")
         return rules
 
 
-class Trade(NamedTuple):
-    """A closed (or, as `open_trade`, still open) trade. An immutable named tuple: cheap to make by the ten thousand."""
+class OrderRefusal(NamedTuple):
+    """An order the account could not carry: refused, or re-sized down (`filled` > 0) when it was sized by a fraction of equity."""
 
-    side: str  # LONG or SHORT
-    entry_bar: int
-    entry_time: datetime
-    exit_bar: int | None
-    exit_time: datetime | None
-    quantity: Decimal  # everything that was bought (long) or sold (short) into the trade
-    entry_price: Decimal
-    exit_price: Decimal | None
-    fees: Decimal
-    funding: Decimal
-    pnl: Decimal  # realised P&L less fees and funding (0 while open)
+    bar: int
+    time: datetime
+    order_id: str
+    side: str  # BUY or SELL
+    quantity: Decimal  # what was asked
+    reason: str
+    filled: Decimal = ZERO  # re-sized: the quantity that filled instead
 
     @property
-    def is_open(self) -> bool:
-        return self.exit_bar is None
+    def resized(self) -> bool:
+        return self.filled > 0
 
     @property
-    def return_pct(self) -> float:
-        notional = self.entry_price * self.quantity
-        return float(self.pnl / notional * 100) if notional else 0.0
+    def label(self) -> str:
+        """The reason, prefixed by what happened: the key refusals are counted by."""
+        return f"re-sized: {self.reason}" if self.resized else f"refused: {self.reason}"
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "bar": self.bar,
+            "time": self.time.isoformat(),
+            "order_id": self.order_id,
             "side": self.side,
-            "entry_bar": self.entry_bar,
-            "entry_time": self.entry_time.isoformat(),
-            "exit_bar": self.exit_bar,
-            "exit_time": self.exit_time.isoformat() if self.exit_time else None,
             "quantity": str(self.quantity),
-            "entry_price": str(self.entry_price),
-            "exit_price": None if self.exit_price is None else str(self.exit_price),
-            "fees": str(self.fees),
-            "funding": str(self.funding),
-            "pnl": str(self.pnl),
+            "filled": str(self.filled),
+            "resized": self.resized,
+            "reason": self.reason,
         }
 
 
@@ -265,132 +290,27 @@ class BacktestResult:
     bars_visited: int
     elapsed: float = 0.0
     rejections: list[OrderUpdate] = field(default_factory=list)
+    refusals: list[OrderRefusal] = field(default_factory=list)  # refused or re-sized orders, in order
+    liquidations: list[LiquidationRecord] = field(default_factory=list)
+
+    def refusal_counts(self) -> dict[str, int]:
+        """How many orders were refused or re-sized, by `OrderRefusal.label`."""
+        counts: dict[str, int] = {}
+        for refusal in self.refusals:
+            counts[refusal.label] = counts.get(refusal.label, 0) + 1
+        return counts
+
+    def warning(self) -> str | None:
+        """One line when any order was refused or re-sized or any position liquidated; None otherwise."""
+        parts = [f"{count} {label}" for label, count in self.refusal_counts().items()]
+        if self.liquidations:
+            parts.append(f"{len(self.liquidations)} liquidation{'s' if len(self.liquidations) != 1 else ''}")
+        return "Warning: " + "; ".join(parts) if parts else None
 
     def metrics(self) -> dict[str, Any]:
         from apps.backtesting.domain.metrics import compute_metrics
 
         return compute_metrics(self)
-
-
-# -- accounting ----------------------------------------------------------------------------------
-
-
-class _OpenTrade:
-    __slots__ = ("entry_bar", "entry_time", "fees", "funding", "notional_in", "notional_out", "qty_in", "qty_out", "realized_start", "side")
-
-    def __init__(self, side: str, bar: int, when: datetime, qty: Decimal, price: Decimal, fee: Decimal, realized_start: Decimal) -> None:
-        self.side = side
-        self.entry_bar = bar
-        self.entry_time = when
-        self.qty_in = qty
-        self.notional_in = qty * price
-        self.qty_out = ZERO
-        self.notional_out = ZERO
-        self.fees = fee
-        self.funding = ZERO
-        self.realized_start = realized_start
-
-    def snapshot(self, exit_bar: int | None, exit_time: datetime | None, realized_now: Decimal) -> Trade:
-        closed = exit_bar is not None
-        return Trade(
-            self.side,
-            self.entry_bar,
-            self.entry_time,
-            exit_bar,
-            exit_time,
-            self.qty_in,
-            self.notional_in / self.qty_in,
-            self.notional_out / self.qty_out if self.qty_out else None,
-            self.fees,
-            self.funding,
-            (realized_now - self.realized_start - self.fees - self.funding) if closed else ZERO,
-        )
-
-
-class _Account:
-    """Cash, the domain Position, and the trades it makes."""
-
-    __slots__ = ("cash", "funding_paid", "initial", "leverage", "open_trade", "perpetual", "position", "rules", "trades")
-
-    def __init__(self, initial: Decimal, rules: SymbolRules, leverage: int) -> None:
-        self.initial = initial
-        self.rules = rules
-        self.perpetual = rules.is_perpetual
-        self.leverage = leverage
-        self.position = Position(rules.symbol)
-        self.cash = initial  # spot: quote held; perpetual: unused (the wallet is initial + net realised)
-        self.trades: list[Trade] = []
-        self.open_trade: _OpenTrade | None = None
-        self.funding_paid = ZERO
-
-    def wallet(self) -> Decimal:
-        return self.initial + self.position.net_realized if self.perpetual else self.cash
-
-    def free_cash(self) -> Decimal:
-        if self.perpetual:
-            return self.wallet() - position_margin(self.position, self.leverage)
-        return self.cash
-
-    def equity(self, mark: Decimal) -> Decimal:
-        position = self.position
-        if self.perpetual:
-            return self.initial + position.net_realized + position.unrealized_pnl(mark)
-        return self.cash + position.quantity * mark
-
-    def segment(self) -> tuple[float, float]:
-        """(A, q) with equity = A + q x close while nothing changes."""
-        position = self.position
-        if self.perpetual:
-            return float(self.initial + position.net_realized - position.quantity * position.entry_price), float(position.quantity)
-        return float(self.cash), float(position.quantity)
-
-    def apply_fill(self, fill: Fill, bar: int) -> None:
-        before = self.position
-        after = before.apply(fill, fee_in_quote=fill.fee)  # the fill model charges fees in the quote currency
-        self.position = after
-        if not self.perpetual:
-            if fill.side is _BUY:
-                self.cash -= fill.price * fill.quantity + fill.fee
-            else:
-                self.cash += fill.price * fill.quantity - fill.fee
-        held = before.quantity
-        quantity = fill.quantity
-        trade = self.open_trade
-        if held == 0 or trade is None:
-            self.open_trade = _OpenTrade("LONG" if fill.side is _BUY else "SHORT", bar, fill.timestamp, quantity, fill.price, fill.fee, before.realized_pnl)
-            return
-        if (held > 0) is (fill.side is _BUY):
-            trade.qty_in += quantity
-            trade.notional_in += quantity * fill.price
-            trade.fees += fill.fee
-            return
-        closing = min(abs(held), quantity)
-        opening = quantity - closing
-        fee_close = fill.fee if opening == 0 else fill.fee * closing / quantity
-        trade.qty_out += closing
-        trade.notional_out += closing * fill.price
-        trade.fees += fee_close
-        if after.quantity == 0 or opening > 0:
-            self.trades.append(trade.snapshot(bar, fill.timestamp, after.realized_pnl))
-            self.open_trade = None
-        if opening > 0:
-            side = "LONG" if fill.side is _BUY else "SHORT"
-            self.open_trade = _OpenTrade(side, bar, fill.timestamp, opening, fill.price, fill.fee - fee_close, after.realized_pnl)
-
-    def apply_funding(self, rate: Decimal, mark: Decimal) -> None:
-        after, payment = self.position.apply_funding(rate, mark)
-        self.position = after
-        self.funding_paid += payment
-        if self.open_trade is not None:
-            self.open_trade.funding += payment
-
-    def balances(self) -> Balances:
-        quote = self.rules.quote
-        if self.perpetual:
-            margin = position_margin(self.position, self.leverage)
-            wallet = self.wallet()
-            return Balances([Balance(quote, free=max(wallet - margin, ZERO), locked=min(margin, max(wallet, ZERO)))])
-        return Balances([Balance(quote, free=max(self.cash, ZERO)), Balance(self.rules.base, free=max(self.position.quantity, ZERO))])
 
 
 # -- the broker the strategy context talks to ----------------------------------------------------
@@ -399,14 +319,15 @@ class _Account:
 class _Order:
     """What the backtest knows of an order it submitted (for checks and for finding bars that can fill it)."""
 
-    __slots__ = ("intent", "oco", "order_id", "remaining", "triggered")
+    __slots__ = ("by_fraction", "intent", "oco", "order_id", "remaining", "triggered")
 
-    def __init__(self, order_id: str, intent: OrderIntent, oco: str | None) -> None:
+    def __init__(self, order_id: str, intent: OrderIntent, oco: str | None, *, by_fraction: bool = False) -> None:
         self.order_id = order_id
         self.intent = intent
         self.oco = oco
         self.remaining = intent.quantity
         self.triggered = False
+        self.by_fraction = by_fraction  # sized by a fraction of equity: re-sized at the fill rather than refused
 
 
 class _Run:
@@ -421,11 +342,14 @@ class _Run:
         fees = FeeSchedule(maker_rate=config.maker_fee, taker_rate=config.taker_fee)
         self.fill_model = FillModel(fees, config.slippage_bps, rules)
         self.engine = MatchingEngine(rules, self.fill_model, fill_on_touch=config.fill_on_touch, fill_at=config.fill_at)
-        self.account = _Account(config.initial_capital, rules, config.leverage)
+        self.account = Account(config.initial_capital, rules, config.leverage, config.margin_mode)
+        self.perpetual = rules.is_perpetual
         self.safe = SafeStrategy(strategy)
         self.log: list[LogLine] = []
         self.fills: list[FillRecord] = []
         self.rejections: list[OrderUpdate] = []
+        self.refusals: list[OrderRefusal] = []
+        self.liquidations: list[LiquidationRecord] = []
         self.prepared: Prepared = self.safe.prepare(data)
         self._times: dict[int, datetime] = {}
         self._times_pinned = False  # True when _times holds every time a run needs
@@ -464,7 +388,15 @@ class _Run:
 
     def place(self, intent: OrderIntent, oco_group: str | None) -> None:
         """Queue an order (its id is the intent's client order id); it is checked and submitted after the hook returns."""
-        self.outbox.append(("place", _Order(intent.client_order_id, intent, oco_group)))
+        self._queue(_Order(intent.client_order_id, intent, oco_group))
+
+    def place_sized_by_fraction(self, intent: OrderIntent, oco_group: str | None) -> None:
+        """`place` for an order sized by a fraction of equity: re-sized down at the fill when the account cannot carry it."""
+        self._queue(_Order(intent.client_order_id, intent, oco_group, by_fraction=True))
+
+    def _queue(self, order: _Order) -> None:
+        self.outbox.append(("place", order))
+        intent = order.intent
         if intent.order_type is _MARKET:
             self.pending_market += intent.quantity if intent.side is _BUY else -intent.quantity
 
@@ -568,13 +500,22 @@ class _Run:
 
     # -- orders -------------------------------------------------------------------------------------
 
-    def _reject(self, order: _Order, reason: str) -> None:
+    def _reject(self, order: _Order, reason: str, bar: int) -> None:
         if order.intent.order_type is _MARKET:
             self._unpend(order.intent.side, order.remaining)
+        self._report_refusal(bar, order.order_id, order.intent.side, order.remaining, reason)
         update = OrderUpdate(order.order_id, OrderStatus.REJECTED, "rejected", reason=reason)
         self.rejections.append(update)
         if self.safe.has_order_hook:
             self.safe.on_order_update(self.ctx, update)
+
+    def _report_refusal(self, bar: int, order_id: str, side: OrderSide, quantity: Decimal, reason: str, filled: Decimal = ZERO) -> None:
+        """Count the refusal (or re-size) and say it in the log, at the bar it happened."""
+        when = self._open_time(bar)
+        refusal = OrderRefusal(bar, when, order_id, side.value, quantity, reason, filled)
+        self.refusals.append(refusal)
+        what = f"re-sized to {filled}" if filled else "refused"
+        self.log.append(LogLine(bar, when, f"order {order_id} ({side.value.lower()} {quantity}) {what}: {reason}"))
 
     def _unpend(self, side: OrderSide, quantity: Decimal) -> None:
         self.pending_market -= quantity if side is _BUY else -quantity
@@ -590,25 +531,25 @@ class _Run:
             if intent.quantity > abs(held):
                 return "reduce-only order is larger than the position"
             return None
-        if account.perpetual and intent.order_type is _MARKET and abs(held + self.pending_market) <= abs(held):
-            return None  # reduces (or keeps) the exposure
-        reference = intent.price or intent.stop_price or Decimal(repr(float(self._close[t])))
-        if not account.perpetual:
-            if intent.side is _SELL:
-                committed = sum((o.remaining for o in self.orders.values() if o.intent.side is _SELL), ZERO)
-                if intent.quantity > held - committed:
-                    return "spot: cannot sell more than is held"
-            else:
-                committed = sum(
-                    (o.remaining * (o.intent.price or o.intent.stop_price or reference) for o in self.orders.values() if o.intent.side is _BUY),
-                    ZERO,
-                )
-                cost = intent.quantity * reference * (1 + max(self.config.taker_fee, self.config.maker_fee, ZERO))
-                if cost > account.cash - committed:
-                    return "spot: not enough cash"
+        if not account.perpetual and intent.side is _SELL:
+            committed = sum((o.remaining for o in self.orders.values() if o.intent.side is _SELL), ZERO)
+            if intent.quantity > held - committed:
+                return "spot: cannot sell more than is held"
             return None
-        exposure = held + self.pending_market + (intent.quantity * side_sign if intent.order_type is not _MARKET else ZERO)
-        if intent.order_type is not _MARKET and abs(exposure) <= abs(held):
+        if intent.order_type is _MARKET:
+            return None  # cash and margin are checked when it fills, at the fill price (`_admit`)
+        reference = intent.price or intent.stop_price or Decimal(repr(float(self._close[t])))
+        if not account.perpetual:  # a resting buy: its cash is reserved while it works
+            committed = sum(
+                (o.remaining * (o.intent.price or o.intent.stop_price or reference) for o in self.orders.values() if o.intent.side is _BUY),
+                ZERO,
+            )
+            cost = intent.quantity * reference * (1 + max(self.config.taker_fee, self.config.maker_fee, ZERO))
+            if cost > account.cash - committed:
+                return "spot: not enough cash"
+            return None
+        exposure = held + self.pending_market + intent.quantity * side_sign
+        if abs(exposure) <= abs(held):
             return None
         if abs(exposure) * reference > account.equity(reference) * self.config.leverage:
             return "perpetual: exposure beyond equity x leverage"
@@ -639,7 +580,7 @@ class _Run:
                 order: _Order = payload
                 reason = self._check(order.intent, t)
                 if reason is not None:
-                    self._reject(order, reason)
+                    self._reject(order, reason, t)
                     continue
                 intent = order.intent
                 self.orders[order.order_id] = order
@@ -691,16 +632,23 @@ class _Run:
             # CancelRejected: nothing changed
 
     def _filled(self, event: OrderFilled, t: int) -> None:
-        fill = event.fill
+        asked = event.fill
         order = self.orders.get(event.order_id)
+        fill = self._admit(asked, order is not None and order.by_fraction, t)
         if order is not None:
             order.remaining = event.remaining
             if order.intent.order_type is _MARKET:
-                self.pending_market -= fill.quantity if fill.side is _BUY else -fill.quantity
-            if event.status is _FILLED:
+                self.pending_market -= asked.quantity if asked.side is _BUY else -asked.quantity
+            if event.status is _FILLED or fill is None:
                 del self.orders[event.order_id]
                 self.resting -= 1
         self.thresholds_dirty = True
+        if fill is None:
+            update = OrderUpdate(event.order_id, OrderStatus.REJECTED, "rejected", reason=self.refusals[-1].reason)
+            self.rejections.append(update)
+            if self.safe.has_order_hook:
+                self.safe.on_order_update(self.ctx, update)
+            return
         self.account_changed = True
         self.account.apply_fill(fill, t)
         self.fills.append(FillRecord(t, fill))
@@ -709,6 +657,105 @@ class _Run:
             safe.on_order_update(self.ctx, OrderUpdate(event.order_id, event.status, "filled", fill, event.remaining))
         if safe.has_position_hook:
             safe.on_position_update(self.ctx, self.account.position)
+
+    def _admit(self, fill: Fill, by_fraction: bool, bar: int) -> Fill | None:
+        """The fill the account can carry at its price: `fill`, a smaller one (sized by fraction), or None (refused and reported)."""
+        account = self.account
+        reserved = self._reserved_cash(fill.order_id) if not self.perpetual and fill.side is _BUY else ZERO
+        reason = account.refusal(fill, reserved)
+        if reason is None:
+            return fill
+        if by_fraction:
+            rate = self.fill_model.fee_rate(fill.liquidity)
+            lot = self.rules.lot_size
+            quantity = min(fill.quantity - lot, account.affordable_quantity(fill.side, fill.price, rate, reserved))
+            for _ in range(_RESIZE_STEPS):
+                if quantity <= 0:
+                    break
+                smaller = resized(fill, quantity, rate)
+                if account.refusal(smaller, reserved) is None:
+                    self._report_refusal(bar, fill.order_id, fill.side, fill.quantity, reason, quantity)
+                    return smaller
+                quantity -= lot
+        self._report_refusal(bar, fill.order_id, fill.side, fill.quantity, reason)
+        return None
+
+    def _reserved_cash(self, order_id: str) -> Decimal:
+        """Spot cash held by the other working buy limits and stops (market orders are checked at their own fill)."""
+        return sum(
+            (
+                o.remaining * (o.intent.price or o.intent.stop_price or ZERO)
+                for o in self.orders.values()
+                if o.intent.side is _BUY and o.intent.order_type is not _MARKET and o.order_id != order_id
+            ),
+            ZERO,
+        )
+
+    # -- liquidation --------------------------------------------------------------------------------
+
+    def _liquidate(self, t: int, *, at_open: bool = False, stops_done: bool = False) -> bool:
+        """Liquidate the position if bar t reaches its liquidation price; True when a working exit stop must be matched first.
+
+        `at_open`: only a gap (the open itself beyond the price), tested before the market orders
+        that fill at that open. Otherwise the bar's adverse extreme (low for a long, high for a
+        short) is tested before any exit on the bar, unless a working stop on the closing side lies
+        between the entry side and the liquidation price (the bar reaches the stop first): then the
+        matching engine runs first and the remaining position is tested after it (`stops_done`).
+        """
+        account = self.account
+        quantity = account.position.quantity
+        if quantity == 0:
+            return False
+        level = account.liquidation_bound()
+        if level is None:
+            return False
+        extreme = float(self._open[t] if at_open else self._low[t] if quantity > 0 else self._high[t])
+        if (extreme > level) if quantity > 0 else (extreme < level):
+            return False  # not reached (the exact test below is needed only when the float one says maybe)
+        opening = Decimal(repr(float(self._open[t])))
+        if at_open:
+            adverse = opening
+        else:
+            adverse = Decimal(repr(extreme))
+            if not stops_done:
+                price = account.liquidation_price()
+                if price is None or (adverse > price if quantity > 0 else adverse < price):
+                    return False
+                if self._exit_stop_before(price, quantity):
+                    return True
+        outcome = account.liquidate_if_reached(bar=t, when=self._open_time(t), adverse=adverse, reference=opening, fee_rate=self.config.liquidation_fee)
+        if outcome is None:
+            return False
+        record, fill = outcome
+        self.liquidations.append(record)
+        self.fills.append(FillRecord(t, fill))
+        self.account_changed = True
+        self.thresholds_dirty = True
+        self.log.append(LogLine(t, record.time, f"liquidated: {record.side.lower()} {record.quantity} at {record.price}, loss {record.loss}"))
+        self._cancel_resting(t)
+        if self.safe.has_position_hook:
+            self.safe.on_position_update(self.ctx, account.position)
+        return False
+
+    def _exit_stop_before(self, liquidation_price: Decimal, quantity: Decimal) -> bool:
+        closing = _SELL if quantity > 0 else _BUY
+        for order in self.orders.values():
+            intent = order.intent
+            stop = intent.stop_price
+            if intent.side is not closing or intent.order_type not in (_STOP_MARKET, _STOP_LIMIT) or stop is None:
+                continue
+            if (stop > liquidation_price) if quantity > 0 else (stop < liquidation_price):
+                return True
+        return False
+
+    def _cancel_resting(self, t: int) -> None:
+        """A liquidation cancels the orders working in the matching engine (market orders waiting for the next open stay)."""
+        waiting = {o.order_id for o in self.deferred}
+        now = self._open_time(t)
+        for order_id in [o for o in self.orders if o not in waiting]:
+            events = self.engine.cancel(order_id, now)
+            if events:
+                self._handle(events, t)
 
     def _thresholds(self) -> tuple[float, float]:
         """The highest low and the lowest high at which a working order could fill (inclusive: conservative)."""
@@ -738,7 +785,16 @@ class _Run:
                     low = max(low, price)
             self.low_threshold, self.high_threshold = low, high
             self.thresholds_dirty = False
-        return self.low_threshold, self.high_threshold
+        low, high = self.low_threshold, self.high_threshold
+        if self.perpetual:  # the liquidation price moves with funding too: not cached
+            quantity = self.account.position.quantity
+            liquidation = self.account.liquidation_bound() if quantity != 0 else None
+            if liquidation is not None:  # float() rounds monotonically: a bar that reaches the Decimal price passes the test
+                if quantity > 0:
+                    low = max(low, liquidation)
+                else:
+                    high = min(high, liquidation)
+        return low, high
 
     # -- one bar ------------------------------------------------------------------------------------
 
@@ -749,16 +805,24 @@ class _Run:
         self.visited += 1
         if self.funding_counts is not None:
             self._settle_funding(t)
+        perpetual = self.perpetual
         if self.orders:
             self.fresh_orders = False
             if self.deferred:
+                if perpetual:
+                    self._liquidate(t, at_open=True)
                 self._submit_deferred(t)
+            stops_first = perpetual and self._liquidate(t)
             if self.resting:
                 events = self.engine.on_bar(self._bar(t), self._open_time(t))
                 if events:
                     self._handle(events, t)
+            if stops_first:
+                self._liquidate(t, stops_done=True)
             if self.outbox:
                 self._flush(t)
+        elif perpetual:
+            self._liquidate(t)
         safe = self.safe
         if t == 0:
             safe.on_start(self.ctx)
@@ -782,6 +846,8 @@ class _Run:
             # Nothing the strategy can observe differs (it has no order/position hooks, and bar t+1's
             # open is not shown to it before bar t+1 closes); the fills are booked at bar t+1.
             self.fresh_orders = False
+            if self.perpetual:
+                self._liquidate(t + 1, at_open=True)
             self._submit_deferred(t + 1)
             if self.account_changed:
                 self._record_segment(t + 1)
@@ -849,7 +915,7 @@ class _Run:
             while k < n_sched and sched[k] <= t:
                 k += 1
             nxt = sched[k] if k < n_sched else n
-            if self.orders and t + 1 < nxt:
+            if t + 1 < nxt and (self.orders or (self.perpetual and self.account.position.quantity != 0)):
                 if self.fresh_orders:
                     nxt = t + 1
                 else:
@@ -884,10 +950,11 @@ class _Run:
         MatchingEngine at the next open (or at the close in close mode) through its bulk path
         `execute_market` (what `submit(..., last_price=price)` does for a market order, minus the
         working order it would create and retire at once), and its fill is booked on the domain
-        Position (`_Account.apply_fill`). As nothing can
+        Position (`Account.apply_fill`, after `Account.refusal` admitted it). As nothing can
         observe the order between its decision and the next open (no hooks), the fill is booked
         in the same step, at bar t+1, unless funding falls due at t+1 first (then at t+1's own
-        step). Only bars with a signal, a fill or funding are touched; between them the equity
+        step). Only bars with a signal, a fill, funding or a liquidation are touched (the bars
+        in between are searched for the liquidation price with numpy); between them the equity
         curve is filled in vectorised.
         """
         n = self.n
@@ -915,22 +982,39 @@ class _Run:
         self._times.update(zip(touched.tolist(), _utc_datetimes(self.times_ns[touched]), strict=True))
         self._times_pinned = True
 
+        perpetual = self.perpetual
+        by_fraction = not position_kind
+        scan_from = 0  # bars before this one were tested for liquidation
+        if perpetual and len(bars):  # the lowest low and highest high between consecutive touched bars: most gaps need no search
+            gap_low, gap_high = _range_extremes(self.data.low, self.data.high, np.concatenate(([0], bars[:-1] + 1)), bars)
+
         def book(order_id: str, intent: OrderIntent, bar: int, now: datetime, price: Decimal) -> None:
             result = engine.execute_market_fill(order_id, intent, price, now)
             if isinstance(result, Fill):
-                account.apply_fill(result, bar)
-                fills.append(FillRecord(bar, result))
+                fill = self._admit(result, by_fraction, bar)
+                if fill is None:
+                    self.rejections.append(OrderUpdate(order_id, OrderStatus.REJECTED, "rejected", reason=self.refusals[-1].reason))
+                    return
+                account.apply_fill(fill, bar)
+                fills.append(FillRecord(bar, fill))
                 self.account_changed = True
             else:
                 self._handle([result], bar)
 
-        for b in bars.tolist():
+        for i, b in enumerate(bars.tolist()):
+            if perpetual and scan_from < b and self._may_liquidate(float(gap_low[i]), float(gap_high[i])):
+                self._scan_liquidation(scan_from, b)
             visited += 1
             if funding_bars and b in funding_bars:
                 self._settle_funding(b)
             if pending is not None:
+                if perpetual:
+                    self._liquidate(b, at_open=True)
                 book(pending[0], pending[1], b, self._open_time(b), Decimal(repr(float(opens[b]))))
                 pending = None
+            if perpetual:
+                self._liquidate(b)
+            scan_from = b + 1
             value = values.get(b)
             if value is not None:
                 if value not in reasons:
@@ -950,7 +1034,7 @@ class _Run:
                     refusal = self._check(intent, b)
                     self.pending_market = ZERO
                     if refusal is not None:
-                        self._reject(_Order(order_id, intent, None), refusal)
+                        self._reject(_Order(order_id, intent, None), refusal, b)
                         self.pending_market = ZERO
                     elif close_mode:
                         book(order_id, intent, b, self._decision_time(b), price)
@@ -960,6 +1044,8 @@ class _Run:
                         if b + 1 in funding_bars:
                             pending = (order_id, intent)  # funding at t+1 comes before its open's fills
                         else:
+                            if perpetual:
+                                self._liquidate(b + 1, at_open=True)
                             book(order_id, intent, b + 1, self._open_time(b + 1), Decimal(repr(float(opens[b + 1]))))
                             if self.account_changed:
                                 self._record_segment(b + 1)
@@ -969,8 +1055,35 @@ class _Run:
                         self.pending_market = delta
             if self.account_changed:
                 self._record_segment(b)
+        if perpetual and scan_from < n:
+            self._scan_liquidation(scan_from, n)
         self.visited = visited
         self.t = self.ctx.t = n - 1
+
+    def _may_liquidate(self, lowest: float, highest: float) -> bool:
+        """Can a range of bars with this lowest low and highest high reach the position's liquidation price?"""
+        quantity = self.account.position.quantity
+        level = self.account.liquidation_bound() if quantity != 0 else None
+        if level is None:
+            return False
+        return lowest <= level if quantity > 0 else highest >= level
+
+    def _scan_liquidation(self, start: int, stop: int) -> None:
+        """Liquidation on the bars [start, stop) where nothing else happens (`run_targets`), found with numpy."""
+        low, high = self.data.low, self.data.high
+        while start < stop:
+            quantity = self.account.position.quantity
+            found = self.account.liquidation_bound() if quantity != 0 else None
+            if found is None:
+                return
+            level = found  # rounds monotonically: conservative, the exact test is `_liquidate`'s
+            t = _first_reach(low, high, start, stop, level if quantity > 0 else -math.inf, level if quantity < 0 else math.inf)
+            if t >= stop:
+                return
+            self._liquidate(t)
+            if self.account_changed:
+                self._record_segment(t)
+            start = t + 1
 
     def result(self, path: str, elapsed: float) -> BacktestResult:
         n = self.n
@@ -1009,6 +1122,8 @@ class _Run:
             bars_visited=self.visited,
             elapsed=elapsed,
             rejections=self.rejections,
+            refusals=self.refusals,
+            liquidations=self.liquidations,
         )
 
 
@@ -1016,6 +1131,19 @@ def _utc_datetimes(ns: npt.NDArray[np.int64]) -> list[datetime]:
     """Aware UTC datetimes from nanoseconds since the epoch (to the microsecond), built by pandas in C."""
     micros = ns - ns % 1000  # a datetime holds microseconds; drop the rest as numpy's cast did
     return list(pd.DatetimeIndex(micros, tz=UTC).to_pydatetime())
+
+
+def _range_extremes(low: FloatArray, high: FloatArray, starts: npt.NDArray[np.int64], stops: npt.NDArray[np.int64]) -> tuple[FloatArray, FloatArray]:
+    """The lowest low and the highest high of each range [starts[k], stops[k]) (inf and -inf when it is empty)."""
+    lowest = np.full(starts.shape, math.inf)
+    highest = np.full(starts.shape, -math.inf)
+    keep = starts < stops
+    if keep.any():
+        bounds = np.empty(2 * int(keep.sum()), dtype=np.int64)
+        bounds[0::2], bounds[1::2] = starts[keep], stops[keep]
+        lowest[keep] = np.minimum.reduceat(np.append(low, math.inf), bounds)[0::2]
+        highest[keep] = np.maximum.reduceat(np.append(high, -math.inf), bounds)[0::2]
+    return lowest, highest
 
 
 def _first_reach(low: FloatArray, high: FloatArray, start: int, stop: int, low_threshold: float, high_threshold: float) -> int:

@@ -114,18 +114,21 @@ def test_cancel_removes_a_resting_order_and_open_orders_show_it_until_then():
     assert strategy.updates[-1][1].status is OrderStatus.CANCELED
 
 
-def test_spot_refuses_to_sell_what_is_not_held_and_to_spend_more_than_the_cash():
+def test_spot_refuses_to_sell_what_is_not_held_and_to_spend_more_than_the_cash_at_the_fill():
     result, strategy = run({0: lambda ctx: ctx.sell(1), 1: lambda ctx: ctx.buy(1000)}, DATA, initial_capital=D(1000))
     assert result.fills == []
-    assert [u.reason for _, u in strategy.updates] == ["spot: cannot sell more than is held", "spot: not enough cash"]
+    refused = [(t, u.reason) for t, u in strategy.updates if u.status is OrderStatus.REJECTED]
+    # the sell is refused when placed; the buy is accepted, then refused when it meets bar 2's open
+    assert refused == [(0, "spot: cannot sell more than is held"), (2, "spot: not enough cash at the fill price")]
 
 
-def test_a_perpetual_refuses_exposure_beyond_equity_times_leverage_and_reduce_only_that_would_not_reduce():
+def test_a_perpetual_refuses_a_fill_beyond_its_free_margin_and_reduce_only_that_would_not_reduce():
     script = {0: lambda ctx: ctx.sell(25), 1: lambda ctx: ctx.buy(1, reduce_only=True), 2: lambda ctx: ctx.sell(15)}
     result, strategy = run(script, DATA, market_type=PERP, initial_capital=D(1000), leverage=2)
-    # 25 x 100 > 2 x 1000: refused; reduce-only with no position: refused; 15 x 102 = 1530 <= 2000: done
+    # margin 25 x 100.5 / 2 > 1000 at bar 1's open: refused; reduce-only with no position: refused;
+    # 15 x 102.5 / 2 = 768.75 plus the fee <= 1000: done
     assert [u.reason for _, u in strategy.updates if u.kind == "rejected"] == [
-        "perpetual: exposure beyond equity x leverage",
+        "perpetual: not enough free margin at the fill price",
         "reduce-only order would not reduce the position",
     ]
     assert fills(result) == [(3, SELL, D("102.5"), D(15), Liquidity.TAKER)]

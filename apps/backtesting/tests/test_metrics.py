@@ -83,3 +83,49 @@ def test_metrics_of_a_backtest_are_json_safe_and_consistent():
     assert out["trades"] == len(result.trades)
     assert out["final_equity"] == pytest.approx(result.equity[-1])
     assert out["periods_per_year"] == 8760
+
+
+def _hourly_with_nights_missing(days: int) -> np.ndarray:
+    """Hourly bars from 08:00 to 23:00 UTC each day: 8 hours a day have no bar."""
+    start = np.datetime64("2024-01-01T08:00", "ns")
+    return np.array([start + np.timedelta64(d, "D") + np.timedelta64(h, "h") for d in range(days) for h in range(16)])
+
+
+def test_annualisation_counts_calendar_time_not_bars_times_the_bar_length():
+    times = _hourly_with_nights_missing(30)
+    equity = np.linspace(10_100.0, 9_000.0, times.size)
+    out = compute(equity=equity, times=times, close=equity, position=np.zeros(times.size), trades=[], initial=10_000.0, bar_seconds=3600)
+    days = (29 * 24 + 15 + 1) / 24  # first open (day 1, 08:00) to the last close (day 30, 24:00)
+    assert out["calendar_days"] == pytest.approx(days)
+    assert out["annualised_return"] == pytest.approx(0.9 ** (365 / days) - 1)
+    assert out["annualised_return"] != pytest.approx(0.9 ** (365 / (times.size / 24)) - 1)  # bars x 1 h: 20 days only
+    assert out["gaps"] == 29 and out["largest_gap_seconds"] == 9 * 3600
+    assert "returns over calendar time (" in out["annualisation"]
+
+
+def test_sharpe_sortino_and_volatility_use_daily_returns_and_the_per_bar_ones_are_kept_labelled():
+    rng = np.random.default_rng(3)
+    times = np.datetime64("2024-03-01T00:00", "ns") + np.arange(10 * 1440) * np.timedelta64(1, "m")
+    equity = 10_000.0 * np.exp(np.cumsum(rng.normal(0.00001, 0.0005, times.size)))
+    out = compute(equity=equity, times=times, close=equity, position=np.zeros(times.size), trades=[], initial=10_000.0, bar_seconds=60)
+    day_ends = equity[1439::1440]
+    daily = np.diff(np.concatenate(([10_000.0], day_ends))) / np.concatenate(([10_000.0], day_ends[:-1]))
+    assert out["sharpe"] == pytest.approx(daily.mean() / daily.std(ddof=1) * math.sqrt(365))
+    assert out["sortino"] == pytest.approx(daily.mean() / math.sqrt(np.mean(np.minimum(daily, 0) ** 2)) * math.sqrt(365))
+    assert out["volatility"] == pytest.approx(daily.std(ddof=1) * math.sqrt(365))
+    per_bar = np.diff(np.concatenate(([10_000.0], equity))) / np.concatenate(([10_000.0], equity[:-1]))
+    assert out["sharpe_per_bar"] == pytest.approx(per_bar.mean() / per_bar.std(ddof=1) * math.sqrt(525_600))
+    assert out["volatility_per_bar"] == pytest.approx(per_bar.std(ddof=1) * math.sqrt(525_600))
+    assert "Sharpe, Sortino and volatility on daily returns (UTC days)" in out["annualisation"]
+    assert out["gaps"] == 0
+
+
+def test_a_backtest_on_candles_with_gaps_warns_about_them():
+    data = random_walk(600, 2)
+    keep = np.ones(600, dtype=bool)
+    keep[200:230] = False  # 30 hourly candles missing
+    gapped = type(data).from_arrays(data.time[keep], data.open[keep], data.high[keep], data.low[keep], data.close[keep], data.volume[keep])
+    out = run_backtest(create_strategy("sma_cross", {"fast": 5, "slow": 20}), gapped, BacktestConfig()).metrics()
+    assert out["gaps"] == 1 and out["warning"] == "Warning: 1 gap in the candles (the largest 31 h): returns are annualised over calendar time"
+    clean = run_backtest(create_strategy("sma_cross", {"fast": 5, "slow": 20}), data, BacktestConfig()).metrics()
+    assert clean["gaps"] == 0 and clean["warning"] is None

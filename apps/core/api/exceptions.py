@@ -60,9 +60,17 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     wait = getattr(exc, "wait", None)
     if isinstance(exc, exceptions.Throttled) and wait is not None:
         extra["retry_after_seconds"] = int(wait)
-    message = str(exc.detail) if isinstance(exc, exceptions.APIException) else str(exc)
+    message = _plain_message(exc.detail) if isinstance(exc, exceptions.APIException) else str(exc)
     response.data = {"code": code, "message": message, "extra": extra}
     return response
+
+
+def _plain_message(detail: Any) -> str:
+    """A sentence for the client: never the repr of a nested detail (simplejwt nests its own)."""
+    if isinstance(detail, dict) and "detail" in detail:
+        detail = detail["detail"]
+    text = (_first_message(detail) or "The request was refused.").strip()
+    return text if text.endswith((".", "?", "!")) else f"{text}."
 
 
 def _first_message(detail: Any) -> str | None:

@@ -1,14 +1,13 @@
-"""Start, stop and supervise the embedded services and the platform's processes."""
+"""Start, stop and supervise the embedded services and the platform's processes (see `supervisor`)."""
 
 from __future__ import annotations
 
 import fcntl
 import os
-import signal
+import shutil
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 from . import paths, postgres, redis
 from .errors import EmbeddedServiceError
 from .process import pid_is_alive, read_pid, tcp_port_is_free
+from .supervisor import ServiceWatch, Supervisor, read_procfile, run_until_interrupted
 
 DEFAULT_WEB_PORT = 8000
 DEFAULT_FLOWER_PORT = 5555
@@ -152,6 +152,14 @@ def _require_free_port(name: str, port: int) -> None:
         raise EmbeddedServiceError(f"port {port} for {name} is already in use; stop what holds it or set {name.upper()}_PORT")
 
 
+def _fresh_metrics_directory() -> None:
+    """Every process of this run records its metrics in one emptied folder; /metrics adds them up."""
+    folder = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or paths.local_dir() / "metrics")
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+
+
 def run_platform() -> int:
     """`make run`: services, migrations, demo data, then every process until Ctrl-C."""
     web_port = int(os.environ.get("WEB_PORT", DEFAULT_WEB_PORT))
@@ -160,27 +168,21 @@ def run_platform() -> int:
     _require_free_port("flower", flower_port)
     os.environ["WEB_PORT"] = str(web_port)
     os.environ["FLOWER_PORT"] = str(flower_port)
+    _fresh_metrics_directory()
 
     holder = f"run-{os.getpid()}"
     start_services(holder)
-    honcho: subprocess.Popen[bytes] | None = None
     try:
         _manage("migrate", "--noinput")
         _manage("seed_demo")
         _print_banner(web_port, flower_port)
-        honcho = subprocess.Popen([sys.executable, "-m", "honcho", "start", "-f", str(paths.PROJECT_ROOT / "Procfile")], cwd=paths.PROJECT_ROOT)
-        _wait_for_child_ignoring_interrupts(honcho)
+        supervisor = Supervisor(read_procfile(paths.PROJECT_ROOT / "Procfile"), cwd=paths.PROJECT_ROOT, services=embedded_service_watches())
+        run_until_interrupted(supervisor)
         return 0
     except subprocess.CalledProcessError as exc:
         print(f"error: {' '.join(map(str, exc.cmd[1:]))} failed with exit code {exc.returncode}", file=sys.stderr)
         return 1
     finally:
-        if honcho is not None and honcho.poll() is None:
-            honcho.terminate()
-            try:
-                honcho.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                honcho.kill()
         with services_lock():
             _release_lease(holder)
             others = _other_live_leases(holder)
@@ -191,24 +193,22 @@ def run_platform() -> int:
             print(f"left PostgreSQL/Redis running for: {', '.join(others)}")
 
 
-def _wait_for_child_ignoring_interrupts(child: subprocess.Popen[bytes]) -> None:
-    """Ctrl-C reaches the whole foreground group; let the child shut down first."""
-    interrupts = 0
+def embedded_service_watches() -> list[ServiceWatch]:
+    """The embedded servers this launcher keeps up while the platform runs (none with DATABASE_URL / REDIS_URL)."""
 
-    def on_signal(signum: int, _frame: object) -> None:
-        nonlocal interrupts
-        interrupts += 1
-        if child.poll() is None:
-            child.send_signal(signal.SIGINT if interrupts == 1 else signal.SIGTERM)
+    def locked(start: Callable[[], bool]) -> Callable[[], bool]:
+        def run() -> bool:
+            with services_lock():
+                return start()
 
-    previous_int = signal.signal(signal.SIGINT, on_signal)
-    previous_term = signal.signal(signal.SIGTERM, on_signal)
-    try:
-        while child.poll() is None:
-            time.sleep(0.2)
-    finally:
-        signal.signal(signal.SIGINT, previous_int)
-        signal.signal(signal.SIGTERM, previous_term)
+        return run
+
+    watches = []
+    if uses_embedded_postgres():
+        watches.append(ServiceWatch("postgres", lambda: postgres.status().running, locked(postgres.start)))
+    if uses_embedded_redis():
+        watches.append(ServiceWatch("redis", lambda: redis.status().running, locked(redis.start)))
+    return watches
 
 
 def _print_banner(web_port: int, flower_port: int) -> None:

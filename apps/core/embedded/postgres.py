@@ -201,7 +201,6 @@ def start() -> bool:
             f"-k {paths.postgres_socket_dir()}",
             f"-p {paths.EMBEDDED_POSTGRES_PORT}",
             "-c max_connections=200",
-            "-c synchronous_commit=off",
             "-c shared_buffers=256MB",
         ]
     )
@@ -286,3 +285,8 @@ def stop() -> bool:
         timeout=40,
     )
     return True
+
+
+def binary_path(name: str) -> Path:
+    """A binary of the embedded PostgreSQL (pg_dump, pg_restore, ...), for tools that need the server's own version."""
+    return _binary(name)

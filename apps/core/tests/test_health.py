@@ -5,17 +5,22 @@ from pathlib import Path
 import pytest
 from django.test import override_settings
 
+from apps.market.heartbeat import Heartbeat, VenueBeat, heartbeat_write
+
 pytestmark = [pytest.mark.django_db]
 
 
 @pytest.mark.celery_worker
-def test_health_is_200_when_database_redis_worker_and_migrations_are_fine(client, celery_worker_process) -> None:
+def test_health_is_200_when_database_redis_worker_migrations_and_the_stream_are_fine(client, celery_worker_process) -> None:
+    now = time.time()
+    heartbeat_write(Heartbeat(at=now, started=now - 60, venues={"SIM": VenueBeat(last_message=now, last_candle_stored=now - 10)}))
+
     response = client.get("/health/")
 
     body = response.json()
     assert response.status_code == 200, body
     assert body["status"] == "ok"
-    assert set(body["components"]) == {"database", "redis", "celery", "migrations"}
+    assert set(body["components"]) == {"database", "redis", "celery", "migrations", "stream", "audit"}
     assert all(component["ok"] for component in body["components"].values())
     assert "test-worker-" in body["components"]["celery"]["detail"]
 

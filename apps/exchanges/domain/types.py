@@ -59,6 +59,8 @@ class Ticker:
     base_volume_24h: Decimal | None
     quote_volume_24h: Decimal | None
     timestamp: datetime
+    mark: Decimal | None = None
+    """A perpetual's mark price (what positions are valued and liquidated at), where the venue publishes one."""
 
     @property
     def change_24h_percent(self) -> Decimal | None:
@@ -157,6 +159,16 @@ class VenueOrder:
     fee: Decimal | None
     fee_currency: str | None
     timestamp: datetime
+
+    @property
+    def is_liquidation(self) -> bool:
+        """The venue closed a position by force: Binance names its liquidation orders `autoclose-...`
+        (`adl_autoclose...` for auto-deleveraging); venues that report a type report "liquidation"."""
+        client_order_id = (self.client_order_id or "").lower()
+        return client_order_id.startswith(LIQUIDATION_CLIENT_ID_PREFIXES) or self.order_type.lower() == "liquidation"
+
+
+LIQUIDATION_CLIENT_ID_PREFIXES = ("autoclose-", "adl_autoclose")
 
 
 @dataclass(frozen=True, slots=True)

@@ -408,6 +408,30 @@ def _streamed_order(raw: Raw, size: Decimal) -> VenueOrder:
     return replace(order, fee=commission / (last_quantity * size) * order.filled, fee_currency=info.get("N") or order.fee_currency)
 
 
+def _liquidation_order(raw: Raw, size: Decimal) -> VenueOrder:
+    """ccxt's liquidation structure as the filled order that closed the position."""
+    info = raw.get("info") or {}
+    quantity = _dec(raw.get("contracts") or 0) * size
+    timestamp = raw.get("timestamp")
+    venue_order_id = str(info.get("orderId") or info.get("ordId") or info.get("orderID") or f"{raw['symbol']}-{timestamp}")
+    return VenueOrder(
+        venue_order_id=venue_order_id,
+        client_order_id=info.get("clientOrderId") or f"autoclose-{venue_order_id}",
+        symbol=raw["symbol"],
+        side=Side(str(raw.get("side") or info.get("side") or "").lower()),
+        order_type="liquidation",
+        status="closed",
+        price=_opt_dec(raw.get("price")),
+        stop_price=None,
+        quantity=quantity,
+        filled=quantity,
+        average_price=_opt_dec(raw.get("price")),
+        fee=None,
+        fee_currency=None,
+        timestamp=_utc(timestamp),
+    )
+
+
 def _balances(raw: Raw) -> list[Balance]:
     free, used = raw.get("free") or {}, raw.get("used") or {}
     balances = [Balance(asset=asset, free=_dec(free.get(asset) or 0), locked=_dec(used.get(asset) or 0)) for asset in raw.get("total") or {}]
@@ -747,6 +771,12 @@ class CcxtGateway:
         await self._ensure_markets()
         rows = await self._call("fetch_positions", lambda: self._exchange.fetch_positions(symbols))
         return [position for position in map(_position, rows) if position.quantity != 0]
+
+    async def fetch_liquidations(self, symbol: str, since: datetime | None = None) -> list[VenueOrder]:
+        market = await self._ccxt_market(symbol)
+        start = _milliseconds(since) if since is not None else None
+        rows = await self._call("fetch_liquidations", lambda: self._exchange.fetch_my_liquidations(symbol, start))
+        return [_liquidation_order(row, _contract_size(market)) for row in rows]
 
     async def set_leverage(self, symbol: str, leverage: int) -> None:
         await self._ccxt_market(symbol)

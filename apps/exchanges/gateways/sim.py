@@ -3,16 +3,24 @@
 Market data only, in real time: what a venue would have said at `clock.now()`. History is
 whatever the simulator computes for the past, so a backfill, a live stream and a restart all
 see the same candles. Trading on SIM goes through paper accounts (the trading core).
+
+Mark price: a SIM perpetual's ticker carries a mark that follows its index (the spot market on
+the same price path) with the perpetual's mean basis (`SimSymbolSpec.basis_bps`: 2 bps on
+BTC, 1.5 bps on ETH), rounded to the perpetual's tick. Its last trade swings around that by
+the hourly basis and the trade noise; positions are valued and liquidated at the mark.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from functools import lru_cache
 from typing import Protocol
 
+from apps.core.domain.money import round_to_step
 from apps.core.errors import ValidationError
 from apps.exchanges.domain.timeframes import TIMEFRAMES, UnknownTimeframe, align_open_time, timeframe_seconds
 from apps.exchanges.domain.types import (
@@ -36,6 +44,7 @@ DEFAULT_PAGE = 500
 MAX_BOOK_DEPTH = 100
 STREAM_CATCH_UP = timedelta(seconds=10)  # after a long pause a trade stream resumes from this far back, no further
 PAPER_ONLY = "SIM trades through paper accounts"
+BASIS_POINTS = Decimal(10_000)
 
 
 class Clock(Protocol):
@@ -116,12 +125,28 @@ class SimGateway:
         return [_market_info(market.spec) for market in self._markets.values()]
 
     async def fetch_ticker(self, symbol: str) -> Ticker:
-        return self._market(symbol).ticker_at(self._clock.now())
+        return self._ticker(self._market(symbol), self._clock.now())
 
     async def fetch_tickers(self, symbols: list[str] | None = None) -> list[Ticker]:
         chosen = [self._market(symbol) for symbol in symbols] if symbols is not None else list(self._markets.values())
         now = self._clock.now()
-        return [market.ticker_at(now) for market in chosen]
+        return [self._ticker(market, now) for market in chosen]
+
+    def _ticker(self, market: SimulatedMarket, moment: datetime) -> Ticker:
+        ticker = market.ticker_at(moment)
+        if not market.spec.is_perpetual:
+            return ticker
+        return replace(ticker, mark=self.mark_price_at(market, moment))
+
+    def mark_price_at(self, market: SimulatedMarket, moment: datetime) -> Decimal:
+        """The perpetual's index (its spot market's price, or its own path when it has no spot) times (1 + mean basis)."""
+        index_market = self._index_markets().get(market.spec.path_seed, market)
+        index = index_market.price_at(moment)
+        mark = index * (1 + Decimal(str(market.spec.basis_bps)) / BASIS_POINTS)
+        return round_to_step(mark, market.spec.tick_size, "nearest")
+
+    def _index_markets(self) -> dict[int, SimulatedMarket]:
+        return {market.spec.path_seed: market for market in self._markets.values() if not market.spec.is_perpetual}
 
     async def fetch_order_book(self, symbol: str, depth: int = 20) -> OrderBook:
         market = self._market(symbol)
@@ -177,6 +202,9 @@ class SimGateway:
     async def fetch_positions(self, symbols: list[str] | None = None) -> list[VenuePosition]:
         raise NotSupportedError(PAPER_ONLY)
 
+    async def fetch_liquidations(self, symbol: str, since: datetime | None = None) -> list[VenueOrder]:
+        raise NotSupportedError(PAPER_ONLY)
+
     async def set_leverage(self, symbol: str, leverage: int) -> None:
         raise NotSupportedError(PAPER_ONLY)
 
@@ -205,7 +233,7 @@ class SimGateway:
 
     async def _ticker_stream(self, market: SimulatedMarket) -> AsyncIterator[Ticker]:
         while True:
-            yield market.ticker_at(self._clock.now())
+            yield self._ticker(market, self._clock.now())
             await self._clock.sleep(self.ticker_interval)
 
     async def _order_book_stream(self, market: SimulatedMarket, depth: int) -> AsyncIterator[OrderBook]:

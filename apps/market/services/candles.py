@@ -114,8 +114,8 @@ def candles_rollup_from_1m(*, symbol: Symbol, timeframe: str, start: datetime, e
                 SELECT symbol_id, date_bin(make_interval(secs => %(secs)s), open_time, TIMESTAMPTZ 'epoch') AS bucket,
                        array_agg(open ORDER BY open_time) AS opens, max(high) AS high, min(low) AS low,
                        array_agg(close ORDER BY open_time DESC) AS closes, sum(volume) AS volume, count(*) AS minutes
-                FROM market_candle_1m
-                WHERE symbol_id = %(symbol)s AND open_time >= %(start)s AND open_time < %(end)s
+                FROM market_candle  -- through the parent: the 1m partitions are granted to no platform role
+                WHERE timeframe = '1m' AND symbol_id = %(symbol)s AND open_time >= %(start)s AND open_time < %(end)s
                 GROUP BY symbol_id, bucket
             ) buckets
             WHERE minutes = %(minutes)s

@@ -56,6 +56,7 @@ class OrderStatus(StrEnum):
 class Liquidity(StrEnum):
     MAKER = "MAKER"
     TAKER = "TAKER"
+    LIQUIDATION = "LIQUIDATION"  # the venue closed the position by force (apps.portfolio.domain.liquidation)
 
 
 class MarginMode(StrEnum):

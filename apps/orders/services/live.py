@@ -49,7 +49,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -89,7 +89,7 @@ from apps.orders.models import Order
 from apps.orders.services.ledger import ledger_apply_fill, ledger_finish_order, position_select_for_update
 from apps.orders.services.push import push_account_changes, push_order_changes
 from apps.portfolio.enums import AccountMode
-from apps.portfolio.models import Balance, TradingAccount
+from apps.portfolio.models import Balance, Position, TradingAccount
 from apps.portfolio.services import balance_select_for_update
 
 logger = logging.getLogger(__name__)
@@ -575,6 +575,7 @@ class VenueSnapshot:
     open_orders: list[VenueOrder]
     by_client_id: dict[str, VenueOrder | None]  # our orders fetched one by one; None: the venue does not know it
     balances: list[VenueBalance]
+    liquidations: list[VenueOrder] = field(default_factory=list)  # forced closes of the positions we hold open
 
 
 @dataclass
@@ -625,13 +626,34 @@ def _reconcile(account: TradingAccount) -> Tally:
         except Exception:
             logger.exception("reconciling order %s failed", order.pk)
             tally.counts["errors"] += 1
+    _reconcile_liquidations(account, snapshot.liquidations, tally)
     _reconcile_balances(account, snapshot.balances, tally)
     return tally
+
+
+def _reconcile_liquidations(account: TradingAccount, liquidations: list[VenueOrder], tally: Tally) -> None:
+    """Positions the venue liquidated while we were not listening: recorded as the stream records them."""
+    from apps.orders.services.liquidation import live_liquidation_record
+
+    for venue in sorted(liquidations, key=lambda v: v.timestamp):
+        try:
+            if live_liquidation_record(account=account, venue=venue) is not None:
+                tally.counts["liquidated"] += 1
+        except Exception:
+            logger.exception("recording liquidation %s failed", venue.venue_order_id)
+            tally.counts["errors"] += 1
+
+
+def _open_perpetual_positions(account: TradingAccount) -> list[tuple[str, datetime | None]]:
+    """(symbol, opened at) of the account's open perpetual positions: where a liquidation can have happened."""
+    rows = Position.objects.filter(account=account, symbol__market_type="linear_perpetual").exclude(quantity=0).values_list("symbol__symbol", "opened_at")
+    return [(symbol, opened_at) for symbol, opened_at in rows]
 
 
 def _snapshot(account: TradingAccount, ours: list[Order]) -> VenueSnapshot:
     """Everything the venue says about the account, in one gateway session and no transaction."""
     wanted = [(order.client_order_id, order.symbol.symbol) for order in ours if order.sent_at is not None or order.venue_order_id]
+    perpetuals = _open_perpetual_positions(account)
 
     async def collect(gateway: ExchangeGateway) -> VenueSnapshot:
         open_orders = await gateway.fetch_open_orders()
@@ -640,7 +662,13 @@ def _snapshot(account: TradingAccount, ours: list[Order]) -> VenueSnapshot:
         for client_order_id, symbol in wanted:
             if client_order_id not in listed:
                 by_client_id[client_order_id] = await _fetch_or_none(gateway, symbol, client_order_id)
-        return VenueSnapshot(open_orders, by_client_id, await gateway.fetch_balances())
+        liquidations: list[VenueOrder] = []
+        for symbol, opened_at in perpetuals:
+            try:
+                liquidations += await gateway.fetch_liquidations(symbol, since=opened_at)
+            except NotSupportedError:
+                break  # the venue has no force-order history: the balance sync is all we can do
+        return VenueSnapshot(open_orders, by_client_id, await gateway.fetch_balances(), liquidations)
 
     return _on_venue(account.exchange.code, account_credentials(account), collect)
 

@@ -5,7 +5,8 @@ verified and whose venue has one (the exchange's `ws_user_data` capability):
 - each order update is applied at once through the code reconciliation uses
   (`record_venue_order`): fills into the ledger, cancels and expiries with their holds released,
   an audit event for every status change and a live push to the owner's pages. An open order
-  we lack (placed in the venue's own app) is adopted, as reconciliation adopts it;
+  we lack (placed in the venue's own app) is adopted, as reconciliation adopts it; a
+  liquidation order (the venue closing a position by force) is recorded as a liquidation;
 - whenever a stream opens (and after every break), the account is reconciled over REST
   before its updates are applied, so nothing that happened while it was closed is missed;
 - a stream that fails is reopened with backoff; meanwhile the every-minute reconciliation
@@ -26,6 +27,7 @@ from apps.core.domain.backoff import backoff_delay
 from apps.exchanges.domain.types import VenueOrder
 from apps.exchanges.gateways.registry import gateway_for
 from apps.orders.models import Order
+from apps.orders.services.liquidation import live_liquidation_record
 from apps.orders.services.live import FINAL_STATUSES, account_credentials, live_account_reconcile, order_adopt, record_venue_order
 from apps.portfolio.enums import AccountMode
 from apps.portfolio.models import TradingAccount
@@ -52,13 +54,15 @@ def user_data_accounts(exchange_codes: list[str] | None = None) -> list[tuple[An
 
 
 def live_order_streamed(*, account_id: Any, venue: VenueOrder) -> str:
-    """Apply one order update from the account's stream: "updated", "unchanged", "adopted" or "ignored"."""
+    """Apply one order update from the account's stream: "updated", "unchanged", "adopted", "liquidated" or "ignored"."""
     account = TradingAccount.objects.select_related("exchange", "owner", "api_connection").get(pk=account_id)
     match = Q(venue_order_id=venue.venue_order_id)
     if venue.client_order_id:
         match |= Q(client_order_id=venue.client_order_id)
     order_id = Order.objects.filter(account=account).filter(match).values_list("pk", flat=True).first()
     if order_id is None:
+        if venue.is_liquidation:  # the venue closed a position by force
+            return "liquidated" if live_liquidation_record(account=account, venue=venue) is not None else "unchanged"
         if venue.status in FINAL_STATUSES:
             return "ignored"  # ended before we knew of it: the balance reconciliation brings its effect in
         return "adopted" if order_adopt(account, venue) else "ignored"
@@ -115,7 +119,7 @@ class UserDataFollower:
                     continue
                 for venue in batch:
                     outcome = await sync_to_async(live_order_streamed)(account_id=self.account_id, venue=venue)
-                    self.applied += outcome in ("updated", "adopted")
+                    self.applied += outcome in ("updated", "adopted", "liquidated")
             raise ConnectionError("the user-data stream ended")
         finally:
             await gateway.close()

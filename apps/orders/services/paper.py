@@ -1,10 +1,14 @@
-"""Working resting paper orders and position exits against the live trade stream.
+"""Working resting paper orders and position exits against the live trade stream, and
+liquidating paper perpetuals (and sending margin calls) at each mark price update.
 
 Run inside `stream_market`, which already sees every trade of the watched symbols. Each
 symbol has one MatchingEngine (the same engine and fill model as backtests) holding the
 open paper orders; the database stays the source of truth: engines are re-synced from
 it every second, and every fill is applied through the ledger in its own transaction
-after re-checking the order is still open.
+after re-checking the order is still open. A fill the database refused (a deadlock, a
+cancelled statement, a lost connection) is kept and applied again at each sync until it
+is stored or the order ended elsewhere: the engine never counts as filled an order whose
+fill the database does not hold.
 """
 
 from __future__ import annotations
@@ -20,16 +24,28 @@ from django.db import transaction
 from django.db.models import Q
 
 from apps.audit.services import audit_record
+from apps.exchanges.domain.types import Ticker
+from apps.exchanges.enums import MarketTypeChoice
 from apps.exchanges.models import Symbol
 from apps.orders.domain.fill_model import FillModel
 from apps.orders.domain.matching import MatchingEngine
 from apps.orders.domain.model import MarginMode, OrderIntent, OrderSide, OrderType, TimeInForce
 from apps.orders.enums import OPEN_STATUSES, OrderSource
 from apps.orders.models import Order
+from apps.orders.services.liquidation import (
+    liquidation_due,
+    margin_call_percent,
+    paper_position_liquidate,
+    position_margin_call_rearm,
+    position_margin_call_record,
+)
 from apps.orders.services.market_inputs import fee_schedule, symbol_rules
 from apps.orders.services.placement import apply_engine_events
 from apps.orders.services.push import push_account_changes, push_order_changes
+from apps.portfolio.domain.liquidation import check_margin_call
+from apps.portfolio.domain.margin import maintenance_margin
 from apps.portfolio.models import Balance, Position
+from apps.portfolio.presentation import MAINTENANCE_MARGIN_RATE, CrossWallet, backing_margin, position_margin_ratio
 
 logger = logging.getLogger(__name__)
 ZERO = Decimal(0)
@@ -66,6 +82,15 @@ def open_paper_orders(symbol_ids: list[Any]) -> list[Order]:
     )
 
 
+def open_paper_perpetuals(symbol_ids: list[Any]) -> list[Position]:
+    """Every open paper position in these perpetuals (checked at each mark price update)."""
+    return list(
+        Position.objects.filter(symbol_id__in=symbol_ids, account__mode="paper", symbol__market_type=MarketTypeChoice.LINEAR_PERPETUAL)
+        .exclude(quantity=0)
+        .select_related("symbol", "symbol__exchange", "account", "account__exchange")
+    )
+
+
 def positions_with_exits(symbol_ids: list[Any]) -> list[Position]:
     return list(
         Position.objects.filter(symbol_id__in=symbol_ids, account__mode="paper")
@@ -80,6 +105,16 @@ class PaperMatcher:
     books: dict[Any, SymbolBook] = field(default_factory=dict)
     exits: dict[Any, list[Position]] = field(default_factory=lambda: defaultdict(list))
     last_price: dict[Any, Decimal] = field(default_factory=dict)
+    perpetuals: dict[Any, list[Position]] = field(default_factory=lambda: defaultdict(list))  # symbol id -> open paper positions
+    marks: dict[Any, Decimal] = field(default_factory=dict)  # symbol id -> latest mark price
+    wallets: dict[tuple[Any, str], Decimal] = field(default_factory=dict)  # (account id, quote) -> wallet, for cross positions
+    retries: dict[str, list[Any]] = field(default_factory=dict)  # order id -> engine events the database has not stored yet
+
+    def forget(self) -> None:
+        """Drop the engines' orders and exits: the next sync reads them again from the database
+        (after a lost connection). Fills waiting for a retry are kept: the engine already made them."""
+        self.books = {}
+        self.exits = defaultdict(list)
 
     def _book_for(self, order: Order) -> SymbolBook:
         book = self.books.get(order.symbol_id)
@@ -90,7 +125,9 @@ class PaperMatcher:
         return book
 
     def sync(self, symbol_ids: list[Any]) -> None:
-        """Load new open orders into the engines, drop those that ended elsewhere, refresh exits."""
+        """Store the fills that failed before, load new open orders into the engines, drop those
+        that ended elsewhere, refresh exits."""
+        self._retry_failed_fills()
         orders = open_paper_orders(symbol_ids)
         wanted = {str(order.pk) for order in orders}
         for book in self.books.values():
@@ -100,16 +137,74 @@ class PaperMatcher:
         for order in orders:
             book = self._book_for(order)
             order_id = str(order.pk)
-            if order_id in book.order_ids:
+            if order_id in book.order_ids or order_id in self.retries:
                 continue
             book.order_ids.add(order_id)
             events = book.engine.submit(
                 order_id, _intent_for(order), datetime.now(UTC), book=None, last_price=self.last_price.get(order.symbol_id), resting=True
             )
-            self._apply_events(order_id, [e for e in events if type(e).__name__ not in ("OrderAccepted",)])
+            self._apply_or_retry(order_id, events)
         self.exits = defaultdict(list)
         for position in positions_with_exits(symbol_ids):
             self.exits[position.symbol_id].append(position)
+        self._sync_perpetuals(symbol_ids)
+
+    def _sync_perpetuals(self, symbol_ids: list[Any]) -> None:
+        self.perpetuals = defaultdict(list)
+        for position in open_paper_perpetuals(symbol_ids):
+            self.perpetuals[position.symbol_id].append(position)
+        cross_accounts = {p.account_id for positions in self.perpetuals.values() for p in positions if p.margin_mode == "CROSS"}
+        self.wallets = {(b.account_id, b.asset): b.total for b in Balance.objects.filter(account_id__in=cross_accounts)} if cross_accounts else {}
+
+    def on_mark(self, symbol: Symbol, ticker: Ticker) -> int:
+        """A mark price update (the venue's mark, or the last trade where it publishes none): warn at
+        the margin-call threshold and liquidate at a margin ratio of 100 %. Returns the liquidations."""
+        mark = ticker.mark if ticker.mark is not None else ticker.last
+        previous = self.marks.get(symbol.pk)
+        self.marks[symbol.pk] = mark
+        positions = list(self.perpetuals.get(symbol.pk, []))
+        accounts = {p.account_id for p in positions if p.margin_mode == "CROSS"}
+        if accounts:  # a cross position elsewhere in the account moves with this mark too
+            positions += [p for other, held in self.perpetuals.items() if other != symbol.pk for p in held if p.account_id in accounts]
+        liquidated = 0
+        for position in positions:
+            own_mark = self.marks.get(position.symbol_id)
+            if own_mark is None:
+                continue
+            try:
+                liquidated += self._check_margin(position, own_mark, previous if position.symbol_id == symbol.pk else own_mark, ticker.timestamp)
+            except Exception:  # one position's failure must not stop the mark stream or the others' checks
+                logger.exception("margin check of %s failed", position)
+        return liquidated
+
+    def _cross_for(self, position: Position) -> CrossWallet:
+        wallet = self.wallets.get((position.account_id, position.symbol.quote), ZERO)
+        others = []
+        for held in self.perpetuals.values():
+            for other in held:
+                if other.account_id == position.account_id and other.pk != position.pk:
+                    mark = self.marks.get(other.symbol_id, other.entry_price)
+                    others.append(
+                        (other.symbol_id, (mark - other.entry_price) * other.quantity, maintenance_margin(abs(other.quantity) * mark, MAINTENANCE_MARGIN_RATE))
+                    )
+        return CrossWallet(wallet, tuple(others))
+
+    def _check_margin(self, position: Position, mark: Decimal, previous: Decimal | None, at: datetime) -> int:
+        cross = self._cross_for(position) if position.margin_mode == "CROSS" else None
+        margin = backing_margin(position, cross)
+        if liquidation_due(quantity=position.quantity, entry_price=position.entry_price, margin=margin, mark=mark):
+            self.perpetuals[position.symbol_id].remove(position)  # until the next sync, whatever happens
+            order = paper_position_liquidate(position_id=position.pk, mark=mark, at=at, previous_mark=previous)
+            return 1 if order is not None else 0
+        ratio = position_margin_ratio(quantity=position.quantity, entry_price=position.entry_price, margin=margin, mark=mark)
+        check = check_margin_call(ratio=ratio, threshold_percent=margin_call_percent(), armed=position.margin_call_at is None)
+        if check.warn:
+            position.margin_call_at = at
+            position_margin_call_record(position_id=position.pk, mark=mark, ratio=ratio, at=at)
+        elif check.armed and position.margin_call_at is not None:
+            position.margin_call_at = None
+            position_margin_call_rearm(position_id=position.pk, ratio=ratio)
+        return 0
 
     def on_trade(self, symbol: Symbol, price: Decimal, quantity: Decimal, at: datetime) -> int:
         """Feed one trade; returns how many fills it caused."""
@@ -122,7 +217,7 @@ class PaperMatcher:
             for event in events:
                 by_order[event.order_id].append(event)
             for order_id, order_events in by_order.items():
-                fills += self._apply_events(order_id, order_events)
+                fills += self._apply_or_retry(order_id, order_events)
                 if book.engine.status(order_id) is None or not _still_working(book.engine, order_id):
                     book.order_ids.discard(order_id)
         for position in list(self.exits.get(symbol.pk, [])):
@@ -131,11 +226,28 @@ class PaperMatcher:
                 trigger_position_exit(position_id=position.pk, price=price)
         return fills
 
-    def _apply_events(self, order_id: str, events: list[Any]) -> int:
+    def _apply_or_retry(self, order_id: str, events: list[Any]) -> int:
+        """Store the engine's fills, expiries and rejections of one order; returns the fills stored.
+        If the database refuses, keep them (after any still waiting) for the next sync."""
         relevant = [e for e in events if type(e).__name__ in ("OrderFilled", "OrderExpired", "OrderRejected")]
         if not relevant:
             return 0
-        return apply_paper_events(order_id=order_id, events=relevant)
+        if order_id in self.retries:
+            self.retries[order_id].extend(relevant)
+            return 0
+        try:
+            return apply_paper_events(order_id=order_id, events=relevant)
+        except Exception:
+            logger.exception("storing the paper fill of order %s failed; retrying at the next sync", order_id)
+            self.retries[order_id] = relevant
+            return 0
+
+    def _retry_failed_fills(self) -> None:
+        """Apply the events the database refused before, oldest first; raises while it still refuses."""
+        for order_id in list(self.retries):
+            filled = apply_paper_events(order_id=order_id, events=self.retries[order_id])
+            del self.retries[order_id]
+            logger.info("stored the paper fill of order %s on retry (%d fill(s))", order_id, filled)
 
 
 def _still_working(engine: MatchingEngine, order_id: str) -> bool:

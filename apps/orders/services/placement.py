@@ -9,7 +9,7 @@ reconciliation.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -33,7 +33,7 @@ from apps.orders.selectors import fill_net_realized_pnl, start_of_utc_day
 from apps.orders.services.ledger import LedgerBatch, ledger_apply_fill, ledger_finish_order, position_select_for_update
 from apps.orders.services.market_inputs import current_book, fee_schedule, symbol_rules
 from apps.portfolio.models import Position, TradingAccount
-from apps.risk.domain.rules import LimitSet, PreTradeContext, check_pre_trade
+from apps.risk.domain.rules import LimitSet, PreTradeContext, ResultingMargin, check_pre_trade, position_after_fill
 from apps.risk.services import risk_limits_get
 
 logger = logging.getLogger(__name__)
@@ -176,6 +176,8 @@ def _risk_verdict(
         leverage=intent.leverage,
         realized_loss_today=realized_loss_today(account=account, quote=symbol.quote) if needs_losses else ZERO,
     )
+    if symbol.is_perpetual and increases and not intent.reduce_only:
+        context = replace(context, resulting_margin=resulting_margin(account=account, symbol=symbol, intent=intent, position=position, reference=reference))
     verdict = check_pre_trade(context, [user_limits, *extra_limits])
     if not verdict.allowed:
         raise RiskRejectedError(verdict.message, extra={"rule": verdict.rule})
@@ -183,6 +185,46 @@ def _risk_verdict(
         raise ValidationError.for_field(
             "reduce_only", "A reduce-only order must be on the closing side and no larger than the open position.", code=OrderErrorCode.REDUCE_ONLY
         )
+
+
+def _live_mark(symbol: Symbol) -> Decimal | None:
+    """The venue's mark price from the live stream's state, if it publishes one (never a REST call here)."""
+    from apps.market.live import live_read
+
+    entry = live_read("ticker", symbol.exchange.code, [symbol.slug]).get(symbol.slug)
+    mark = entry.data.get("mark") if entry is not None and entry.fresh else None
+    return Decimal(str(mark)) if mark else None
+
+
+def resulting_margin(*, account: TradingAccount, symbol: Symbol, intent: OrderIntent, position: Position, reference: Decimal) -> ResultingMargin:
+    """The perpetual position as this order would leave it, valued at the mark it would fill at.
+
+    Market orders and limits that cross fill around the current price and are valued at the
+    mark; a resting limit fills at its price; a stop triggers (and is valued) at its stop price.
+    """
+    from apps.portfolio.presentation import MAINTENANCE_MARGIN_RATE, backing_margin, cross_wallet, posted_margin
+
+    mark = _live_mark(symbol) or reference
+    if intent.order_type in (OrderType.STOP_MARKET, OrderType.STOP_LIMIT) and intent.stop_price is not None:
+        price = mark = intent.stop_price
+    elif intent.price is not None:
+        price = min(intent.price, reference) if intent.side is OrderSide.BUY else max(intent.price, reference)
+    else:
+        price = reference
+    held_margin = posted_margin(position) if position.quantity != 0 else ZERO
+    quantity, entry, margin = position_after_fill(
+        quantity=position.quantity,
+        entry_price=position.entry_price,
+        margin=held_margin,
+        signed_quantity=intent.quantity * intent.side.sign,
+        price=price,
+        leverage=intent.leverage,
+    )
+    if intent.margin_mode is MarginMode.CROSS:
+        margin = backing_margin(position, cross_wallet(account=account, quote=symbol.quote, marks={symbol.pk: mark}))
+    return ResultingMargin(
+        symbol=symbol.symbol, quantity=quantity, entry_price=entry, margin=margin, mark=mark, maintenance_margin_rate=MAINTENANCE_MARGIN_RATE
+    )
 
 
 # Submit ------------------------------------------------------------------------------------

@@ -18,10 +18,12 @@ def push_order_changes(order: Order) -> None:
     transaction.on_commit(lambda: _push(order_id, owner_id))
 
 
-def push_account_changes(*, owner_id: Any, account_id: Any, symbol_id: Any = None) -> None:
+def push_account_changes(*, owner_id: Any, account_id: Any, symbol_id: Any = None, orders_changed: bool = False) -> None:
     """After commit: the account's position in `symbol_id` (if given) and its balances, for changes
-    that come without an order (exits edited, funding, balances aligned with the venue)."""
-    transaction.on_commit(lambda: _push_account(owner_id, account_id, symbol_id))
+    that come without an order the trader placed (exits edited, funding, balances aligned with the
+    venue, a liquidation). `orders_changed` also tells the order tables to reload themselves (rather
+    than pushing rows a page without the table has no place for)."""
+    transaction.on_commit(lambda: _push_account(owner_id, account_id, symbol_id, orders_changed))
 
 
 @rendered_in_time_zone_of("owner_id")
@@ -38,7 +40,7 @@ def _push(order_id: Any, owner_id: Any) -> None:
 
 
 @rendered_in_time_zone_of("owner_id")
-def _push_account(owner_id: Any, account_id: Any, symbol_id: Any) -> None:
+def _push_account(owner_id: Any, account_id: Any, symbol_id: Any, orders_changed: bool = False) -> None:
     from apps.core.broadcast import user_is_listening
     from apps.portfolio.models import TradingAccount
 
@@ -48,7 +50,8 @@ def _push_account(owner_id: Any, account_id: Any, symbol_id: Any) -> None:
     if account is None:
         return
     html = _position_and_balances_html(owner_id, account, symbol_id)
-    html.append(render_to_string("partials/live_signal.html", {"events": "positions-changed balances-changed"}))
+    events = "orders-changed positions-changed balances-changed" if orders_changed else "positions-changed balances-changed"
+    html.append(render_to_string("partials/live_signal.html", {"events": events}))
     send_html_to_user_now(owner_id, "".join(html))
 
 

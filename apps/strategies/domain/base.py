@@ -260,6 +260,12 @@ class Broker(Protocol):
     def pending_quantity(self) -> Decimal: ...
 
 
+# A broker may also offer `place_sized_by_fraction(intent, oco_group)`: `target_exposure` sends its
+# orders there, so a driver that checks orders at the fill can re-size them down to what the account
+# can carry instead of refusing them (the backtest engine does). Without it they go to `place`.
+PLACE_SIZED_BY_FRACTION = "place_sized_by_fraction"
+
+
 class StrategyContext:
     """A strategy's window on the market and its account at the close of bar `t`, and its voice.
 
@@ -381,12 +387,15 @@ class StrategyContext:
         reduce_only: bool = False,
         tif: TimeInForce = TimeInForce.GTC,
         oco: str | None = None,
+        by_fraction: bool = False,
     ) -> str | None:
         if quantity <= 0:
             return None
         broker = self._broker
         order_id = broker.next_order_id()
-        broker.place(OrderIntent(order_id, self.rules.symbol, side, order_type, quantity, price, stop, tif, post_only, reduce_only), oco)
+        intent = OrderIntent(order_id, self.rules.symbol, side, order_type, quantity, price, stop, tif, post_only, reduce_only)
+        place = getattr(broker, PLACE_SIZED_BY_FRACTION, None) if by_fraction else None
+        (place or broker.place)(intent, oco)
         return order_id
 
     def buy(self, quantity: Number | None = None, *, quote: Number | None = None, reduce_only: bool = False) -> str | None:
@@ -443,14 +452,17 @@ class StrategyContext:
 
     def target_position(self, size: Number) -> str | None:
         """Trade towards a signed position `size` (long > 0) with a market order; counts orders not filled yet."""
+        return self._trade_towards(size, by_fraction=False)
+
+    def _trade_towards(self, size: Number, *, by_fraction: bool) -> str | None:
         target = self.round_quantity(size)
         broker = self._broker
         current = broker.position().quantity + broker.pending_quantity()
         delta = target - current
         if delta > 0:
-            return self._place(OrderSide.BUY, OrderType.MARKET, delta)
+            return self._place(OrderSide.BUY, OrderType.MARKET, delta, by_fraction=by_fraction)
         if delta < 0:
-            return self._place(OrderSide.SELL, OrderType.MARKET, -delta)
+            return self._place(OrderSide.SELL, OrderType.MARKET, -delta, by_fraction=by_fraction)
         return None
 
     def target_exposure(self, fraction: Number) -> str | None:
@@ -459,7 +471,7 @@ class StrategyContext:
         if f == 0:
             return self.target_position(ZERO)
         price = self.price()
-        return self.target_position(exposure_quantity(self._broker.equity(price), f, price))
+        return self._trade_towards(exposure_quantity(self._broker.equity(price), f, price), by_fraction=True)
 
     def close(self) -> str | None:
         """Flatten the position with a market order."""

@@ -18,7 +18,12 @@ Conventions (where platforms differ, the choice is stated):
   signal = EMA(signal) of the line, histogram = line - signal. The line is NaN for the first
   slow-1 values, the signal and histogram for the first slow+signal-2.
 - Bollinger(n, k): mid = SMA(n), upper/lower = mid +/- k * the POPULATION standard deviation
-  (ddof=0) of the window, as TradingView, TA-Lib and most exchanges' charts do.
+  (ddof=0) of the window, as TradingView, TA-Lib and most exchanges' charts do. The deviation
+  is computed in two passes over each window (its mean first, then the mean squared distance
+  from it), not from running sums, which lose digits when the window's values are close
+  together: within 1e-9 of an exact computation, and 0 on a window of equal values.
+- Every rolling statistic (SMA, Bollinger, highest/lowest) is exact on a window of equal
+  values: the mean is that value and the deviation 0.
 - True range: max(high - low, |high - previous close|, |low - previous close|); the first
   bar has no previous close, its true range is high - low.
 - ATR(n), Wilder (TA-Lib's convention): the first value (at index n) is the mean of the true
@@ -50,9 +55,62 @@ def _check_period(n: int, name: str = "period") -> None:
 
 
 def sma(values: ArrayLike, n: int) -> FloatArray:
-    """Simple moving average of the last n values (pandas' compensated rolling sum: no drift over long series)."""
+    """Simple moving average of the last n values (pandas' compensated rolling sum: no drift over long series).
+
+    A window of equal values averages to that value exactly (a compensated running sum can be a
+    unit in the last place off once large values have left the window).
+    """
     _check_period(n)
-    return pd.Series(_as_float(values)).rolling(n, min_periods=n).mean().to_numpy(dtype=np.float64, copy=True)
+    x = _as_float(values)
+    out = pd.Series(x).rolling(n, min_periods=n).mean().to_numpy(dtype=np.float64, copy=True)
+    constant = _constant_windows(x, n)
+    out[constant] = x[constant]
+    return out
+
+
+def _constant_windows(x: FloatArray, n: int) -> npt.NDArray[np.bool_]:
+    """Where the window ending at each index holds n equal values (False in the warm-up and around NaN).
+
+    A window is constant when none of its n-1 steps changes the value: a running count of
+    changes (NaN != NaN counts as one) tells it with one subtraction per window.
+    """
+    out = np.zeros(x.shape, dtype=bool)
+    if x.size < n:
+        return out
+    changes = np.concatenate(([0], np.cumsum(x[1:] != x[:-1])))
+    out[n - 1 :] = changes[n - 1 :] == changes[: x.size - n + 1]
+    if n == 1:
+        out &= ~np.isnan(x)
+    return out
+
+
+_CHUNK_VALUES = 1 << 20  # values per block of windows in the two-pass deviation (bounded memory)
+
+
+def rolling_std(values: ArrayLike, n: int) -> FloatArray:
+    """Population standard deviation (ddof=0) of the last n values, two passes per window; NaN for the first n-1.
+
+    Each window's mean is taken first, then the mean of the squared distances from it, with the
+    usual correction for the rounding of that mean (the mean of the distances, squared, is taken
+    off). A window of equal values gives exactly 0; a window with a NaN gives NaN.
+    """
+    _check_period(n)
+    x = _as_float(values)
+    out = np.full(x.shape, np.nan)
+    if x.size < n:
+        return out
+    windows = np.lib.stride_tricks.sliding_window_view(x, n)
+    step = max(1, _CHUNK_VALUES // n)
+    for start in range(0, windows.shape[0], step):
+        block = windows[start : start + step]
+        mean = block.mean(axis=1)
+        distance = block - mean[:, None]
+        correction = distance.mean(axis=1)
+        variance = (distance * distance).mean(axis=1) - correction * correction
+        std = np.sqrt(np.maximum(variance, 0.0))
+        std[block.max(axis=1) == block.min(axis=1)] = 0.0
+        out[n - 1 + start : n - 1 + start + block.shape[0]] = std
+    return out
 
 
 def _ewm(values: FloatArray, alpha: float) -> FloatArray:
@@ -128,10 +186,9 @@ class Bands(NamedTuple):
 def bollinger(close: ArrayLike, n: int = 20, k: float = 2.0) -> Bands:
     """Bollinger Bands: SMA(n) +/- k population standard deviations (ddof=0)."""
     _check_period(n)
-    series = pd.Series(_as_float(close))
-    rolling = series.rolling(n, min_periods=n)
-    mid = rolling.mean().to_numpy(dtype=np.float64, copy=True)
-    std = rolling.std(ddof=0).to_numpy(dtype=np.float64, copy=True)
+    x = _as_float(close)
+    mid = sma(x, n)
+    std = rolling_std(x, n)
     return Bands(mid, mid + k * std, mid - k * std)
 
 

@@ -92,3 +92,62 @@ def test_signed_out_visitors_are_sent_to_sign_in(client, alice) -> None:
     response = client.get("/audit/")
 
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_the_page_filters_by_group_text_and_target(client, alice) -> None:
+    audit_record(actor=alice, action="bot.created", summary="alice made a grid bot", target=alice)
+    client.force_login(alice)
+
+    assert "alice created key bot-1" in _summaries(client.get("/audit/?group=keys"))
+    assert "alice bought BTC" not in _summaries(client.get("/audit/?group=keys"))
+    assert "alice made a grid bot" in _summaries(client.get("/audit/?q=GRID"))
+    page = _summaries(client.get(f"/audit/?target_type=accounts.user&target_id={alice.pk}"))
+    assert "alice made a grid bot" in page and "alice bought BTC" not in page
+
+
+def test_values_are_formatted_for_people_with_the_raw_json_one_click_away(client, alice) -> None:
+    audit_record(
+        actor=alice,
+        action="order.filled",
+        summary="filled",
+        changes={"price": ["", "64000.119000000000000000"], "filled_at": [None, "2026-12-04T10:00:00+00:00"]},
+    )
+    alice.time_zone = "Europe/Paris"
+    alice.save(update_fields=["time_zone"])
+    client.force_login(alice)
+
+    page = _summaries(client.get("/audit/?action=order.filled"))
+
+    assert "64,000.119" in page and "0.119000000000000000" not in page.split("Raw JSON")[0]
+    assert "2026-12-04 11:00:00" in page, "times in the reader's zone"
+    assert "<details>" in page and "64000.119000000000000000" in page
+
+
+def test_an_unknown_group_or_an_inverted_range_is_a_form_error_not_a_500(client, alice) -> None:
+    client.force_login(alice)
+
+    unknown = client.get("/audit/?group=weather")
+    inverted = client.get("/audit/?since=2026-12-04T10:00&until=2026-12-01T00:00")
+
+    assert unknown.status_code == 400 and "Unknown group" in unknown.content.decode()
+    assert inverted.status_code == 400 and "inverted" in inverted.content.decode()
+
+
+def test_staff_see_the_last_chain_verification(client, alice) -> None:
+    from apps.audit.services import audit_verification_run
+
+    audit_verification_run()
+    client.force_login(UserFactory(is_staff=True))
+
+    assert 'data-testid="audit-verification"' in _summaries(client.get("/audit/"))
+    client.force_login(alice)
+    assert 'data-testid="audit-verification"' not in _summaries(client.get("/audit/"))
+
+
+def test_the_page_links_to_the_export_of_the_current_filter(client, alice) -> None:
+    client.force_login(alice)
+
+    page = _summaries(client.get("/audit/?group=orders&q=BTC"))
+
+    assert "/api/v1/audit-events/export/?format=csv&amp;group=orders&amp;q=BTC" in page
+    assert "/api/v1/audit-events/export/?format=jsonl&amp;group=orders&amp;q=BTC" in page

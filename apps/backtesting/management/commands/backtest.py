@@ -1,4 +1,4 @@
-"""manage.py backtest --strategy sma_cross --params '{"fast": 10, "slow": 30}' --csv data.csv [--json out.json]"""
+"""manage.py backtest --strategy sma_cross --params '{"fast": 10, "slow": 30}' --csv data.csv [--market perpetual --leverage 3] [--json out.json]"""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from apps.backtesting.data import csv_bars, stored_bars
-from apps.backtesting.services import BacktestSettings, backtest_execute, result_payload
+from apps.backtesting.services import MARGIN_MODES, MARKETS, BacktestSettings, backtest_execute, result_payload
 from apps.core.api.params import datetime_param
 from apps.core.domain.formatting import decimal_number, percent, whole_number
 from apps.core.errors import ApplicationError
@@ -23,6 +23,9 @@ METRIC_ROWS = [
     ("Annualised return", "annualised_return", "pct"),
     ("Sharpe", "sharpe", "num"),
     ("Sortino", "sortino", "num"),
+    ("Volatility", "volatility", "pct"),
+    ("Sharpe (per bar)", "sharpe_per_bar", "num"),
+    ("Sortino (per bar)", "sortino_per_bar", "num"),
     ("Calmar", "calmar", "num"),
     ("Max drawdown", "max_drawdown", "pct"),
     ("Max drawdown duration (days)", "max_drawdown_duration_days", "num"),
@@ -34,6 +37,10 @@ METRIC_ROWS = [
     ("Exposure", "exposure", "pct"),
     ("Buy and hold", "buy_and_hold_return", "pct"),
     ("Final equity", "final_equity", "num"),
+    ("Refused orders", "refused_orders", "int"),
+    ("Re-sized orders", "resized_orders", "int"),
+    ("Liquidations", "liquidations", "int"),
+    ("Liquidation losses", "liquidation_losses", "num"),
 ]
 
 
@@ -44,6 +51,14 @@ def _decimal(raw: str, name: str) -> Decimal:
         raise CommandError(f"--{name} {raw!r} is not a number") from None
     if not value.is_finite():
         raise CommandError(f"--{name} {raw!r} is not a number")
+    return value
+
+
+def _leverage(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise CommandError(f"--leverage {raw!r} is not a whole number") from None
     return value
 
 
@@ -80,6 +95,9 @@ class Command(BaseCommand):
         parser.add_argument("--fee", default="0.001", help="taker and maker fee as a fraction (0.001 = 0.1 %%)")
         parser.add_argument("--slippage-bps", default="0")
         parser.add_argument("--fill", choices=["next_open", "close"], default="next_open")
+        parser.add_argument("--market", choices=MARKETS, help="a CSV file: spot (default) or a linear perpetual; stored candles: their symbol's market")
+        parser.add_argument("--leverage", default="1", help="perpetuals: 1 up to the symbol's maximum")
+        parser.add_argument("--margin-mode", choices=MARGIN_MODES, default="isolated", help="perpetuals: what a liquidation takes")
         parser.add_argument("--json", type=Path, help="write metrics, trades and the equity curve here")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -111,6 +129,9 @@ class Command(BaseCommand):
                     slippage_bps=_decimal(options["slippage_bps"], "slippage-bps"),
                     fill_mode=options["fill"],
                     symbol=symbol,
+                    market=options["market"],
+                    leverage=_leverage(options["leverage"]),
+                    margin_mode=options["margin_mode"],
                 )
                 result = backtest_execute(settings=settings, bars=bars, progress=advance)
                 advance(90, "metrics")
@@ -146,3 +167,5 @@ class Command(BaseCommand):
         for label, key, kind in METRIC_ROWS:
             self.stdout.write(f"  {label:<{width}}  {_format(metrics.get(key), kind):>16}")
         self.stdout.write(f"  annualisation: {metrics.get('annualisation')}")
+        if metrics.get("warning"):
+            self.stdout.write(self.style.WARNING(metrics["warning"]))

@@ -181,7 +181,7 @@ def test_bad_stored_candle_options_are_named(args: list[str], words: str) -> Non
     ("args", "words"),
     [
         (["--capital", "lots"], "--capital 'lots' is not a number"),
-        (["--capital", "-5"], "initial capital must be positive"),
+        (["--capital", "-5"], "initial capital must be positive, not -5"),
         (["--fee", "0.5"], "outside -1 %..5 %"),
     ],
 )
@@ -234,3 +234,64 @@ def test_slippage_fee_and_capital_options_change_the_fills(prices: Path, tmp_pat
     assert quantity == pytest.approx(Decimal(plain["quantity"]) / 2, rel=Decimal("1e-6"))
     turnover = quantity * (Decimal(costly["entry_price"]) + Decimal(costly["exit_price"]))
     assert Decimal(costly["fees"]) == pytest.approx(turnover * Decimal("0.002"), rel=Decimal("1e-9"))
+
+
+LONG_SHORT = '{"fast": 10, "slow": 30, "mode": "long_short"}'
+
+
+def test_a_csv_runs_as_spot_by_default_and_says_how_many_orders_were_refused(prices: Path, tmp_path: Path) -> None:
+    out = tmp_path / "spot.json"
+
+    printed = _run("--strategy", "sma_cross", "--params", LONG_SHORT, "--csv", str(prices), "--json", str(out))
+
+    metrics = json.loads(out.read_text())["metrics"]
+    refused = metrics["refusals_by_reason"]["refused: spot: cannot sell more than is held"]
+    assert refused > 0 and metrics["refused_orders"] == refused
+    assert f"Warning: {refused} refused: spot: cannot sell more than is held" in printed
+    assert len(metrics["order_refusals"]) == refused and metrics["order_refusals"][0]["reason"] == "spot: cannot sell more than is held"
+
+
+def test_market_perpetual_runs_a_csv_long_and_short_with_leverage(prices: Path, tmp_path: Path) -> None:
+    out = tmp_path / "perp.json"
+
+    printed = _run(
+        "--strategy", "sma_cross", "--params", LONG_SHORT, "--csv", str(prices), "--market", "perpetual", "--leverage", "3", "--margin-mode", "cross",
+        "--json", str(out),
+    )  # fmt: skip
+
+    result = json.loads(out.read_text())
+    assert {trade["side"] for trade in result["trades"]} == {"LONG", "SHORT"}
+    assert result["metrics"]["refused_orders"] == 0 and result["metrics"]["warning"] is None
+    assert "Warning" not in printed and "Liquidations" in printed
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--market", "perpetual", "--leverage", "200"], "Leverage 200 is outside BTC/USDT:USDT's range 1..125"),
+        (["--market", "perpetual", "--leverage", "0"], "Leverage 0 is outside"),
+        (["--market", "perpetual", "--leverage", "x"], "--leverage 'x' is not a whole number"),
+        (["--leverage", "3"], "Leverage 3 needs a perpetual market"),
+        (["--params", '{"fraction": 1.5}'], "fraction 1.5 is above 1: spot (no leverage)"),
+        (["--market", "perpetual", "--leverage", "2", "--params", '{"fraction": 2.5}'], "fraction 2.5 is above 2: 2x leverage"),
+        (["--capital", "0"], "The initial capital must be positive, not 0"),
+        (["--market", "futures"], "invalid choice: 'futures'"),
+    ],
+)
+def test_bad_market_options_are_named(prices: Path, args: list[str], words: str) -> None:
+    assert words in _refused("--strategy", "sma_cross", "--csv", str(prices), *args)
+
+
+@pytest.mark.django_db
+def test_stored_candles_trade_the_symbols_market_and_a_contradicting_market_is_named(tmp_path: Path) -> None:
+    symbol = SymbolFactory(symbol="ETH/USDT:USDT", max_leverage=20)
+    seed_candles(symbol, count=400)
+    end = (START + timedelta(minutes=400)).isoformat()
+    stored = ["--exchange", symbol.exchange.code, "--symbol", symbol.symbol, "--start", START.isoformat(), "--end", end]
+    out = tmp_path / "stored.json"
+
+    _run("--strategy", "sma_cross", "--params", LONG_SHORT, *stored, "--leverage", "5", "--json", str(out))
+
+    assert {trade["side"] for trade in json.loads(out.read_text())["trades"]} == {"LONG", "SHORT"}
+    assert "Leverage 21 is outside ETH/USDT:USDT's range 1..20" in _refused("--strategy", "sma_cross", *stored, "--leverage", "21")
+    assert "Market spot does not match ETH/USDT:USDT, which is a perpetual" in _refused("--strategy", "sma_cross", *stored, "--market", "spot")

@@ -65,7 +65,7 @@ def test_a_finished_run_shows_every_metric_the_charts_the_monthly_heatmap_and_th
     data = _chart_data(html)
     assert data["initial"] == 10000.0 and len(data["equity"]) == 600
     heatmap = re.search(r'data-testid="monthly-returns">(.*?)</table>', html, re.S)
-    assert heatmap is not None and ">2025<" in heatmap.group(1) and "background: color-mix(in srgb, var(--tp-" in heatmap.group(1)
+    assert heatmap is not None and ">2025<" in heatmap.group(1) and 'class="heat-' in heatmap.group(1)
     assert html.count('data-testid="trade-row"') == len(backtest.trades) > 0
     assert f'href="/backtests/{backtest.pk}/trades.csv"' in html and f'href="/backtests/{backtest.pk}/equity.csv"' in html
     assert 'data-status="done"' in html and "every 2s" not in html
@@ -147,3 +147,41 @@ def test_a_long_sample_is_not_flagged(signed_in: Client, trader) -> None:
     html = signed_in.get(f"/backtests/{done.pk}/").content.decode()
 
     assert 'data-testid="short-sample"' not in html
+
+
+def test_refused_orders_show_a_warning_line_their_count_by_reason_and_a_list(signed_in: Client, trader, symbol, django_capture_on_commit_callbacks) -> None:
+    seed_candles(symbol)
+    with django_capture_on_commit_callbacks(execute=False):
+        queued = backtest_create(
+            actor=trader, strategy="sma_cross", params={"mode": "long_short"}, symbol=symbol, timeframe="1m", start=START, end=START + timedelta(hours=10)
+        )
+    backtest = backtest_run(backtest_id=queued.pk)
+    refused = backtest.metrics["refusals_by_reason"]["refused: spot: cannot sell more than is held"]
+
+    html = signed_in.get(f"/backtests/{backtest.pk}/").content.decode()
+
+    assert f"Warning: {refused} refused: spot: cannot sell more than is held" in html
+    assert 'data-testid="metric-refused_orders"' in html
+    assert html.count('data-testid="refusal-row"') == min(refused, 500) > 0
+
+
+def test_liquidated_trades_are_marked_and_liquidations_listed_with_their_losses(signed_in: Client, trader) -> None:
+    liquidation = {"bar": 40, "time": "2025-01-01T00:40:00+00:00", "side": "LONG", "quantity": "2", "price": "45226.13", "fee": "452.26", "loss": "10000"}
+    trade = {
+        "side": "LONG", "entry_bar": 1, "entry_time": "2025-01-01T00:01:00+00:00", "exit_bar": 40, "exit_time": "2025-01-01T00:40:00+00:00",
+        "quantity": "2", "entry_price": "50000", "exit_price": "45226.13", "fees": "552.26", "funding": "0", "pnl": "-10000", "liquidated": True,
+    }  # fmt: skip
+    backtest = BacktestFactory(owner=trader, trades=[trade])
+    backtest.metrics = {
+        **backtest.metrics,
+        "liquidations": 1,
+        "liquidation_losses": 10000.0,
+        "liquidation_list": [liquidation],
+        "warning": "Warning: 1 liquidation",
+    }
+    backtest.save()
+
+    html = signed_in.get(f"/backtests/{backtest.pk}/").content.decode()
+
+    assert 'data-testid="liquidated"' in html and html.count('data-testid="liquidation-row"') == 1
+    assert "Warning: 1 liquidation" in html and "45226.13" in html

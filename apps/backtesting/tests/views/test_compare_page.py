@@ -31,7 +31,7 @@ def test_two_backtests_side_by_side_with_normalised_equity(signed_in: Client, tr
     assert html.index(">small</a>") < html.index(">large</a>")
     row = re.search(r'<th scope="row">Total return</th>(.*?)</tr>', html, re.S)
     assert row is not None and "10.00 %" in row.group(1) and "-5.00 %" in row.group(1)
-    assert html.count('data-testid="compare-row"') == 15
+    assert html.count('data-testid="compare-row"') == 22
     series = _series(html)
     assert [s["label"] for s in series] == ["small", "large"]
     assert series[0]["points"][0][1] == 100.0 and series[1]["points"][0][1] == 100.0

@@ -278,3 +278,28 @@ def test_streams_check_their_arguments_when_opened() -> None:
         sim.watch_candles("BTC/USDT", "2h")
     with pytest.raises(ValidationError):
         sim.watch_order_book("BTC/USDT", depth=-1)
+
+
+# Mark price --------------------------------------------------------------------------------
+
+
+def test_a_perpetuals_ticker_carries_a_mark_that_follows_its_index_with_a_small_basis() -> None:
+    sim, clock = gateway()
+    for offset in range(0, 3_600 * 6, 397):  # across hours of moving basis
+        clock.current = NOW + timedelta(seconds=offset)
+        perp = run(sim.fetch_ticker("BTC/USDT:USDT"))
+        index = simulated("BTC/USDT").price_at(clock.current)
+        assert perp.mark is not None and perp.mark % Decimal("0.1") == 0  # on the perpetual's tick
+        assert abs(perp.mark / index - 1) <= Decimal("0.0003")  # index x (1 + 2 bps), rounded
+        assert abs(perp.last / perp.mark - 1) <= Decimal("0.001")  # the last trade swings around the mark, close by
+    assert run(sim.fetch_ticker("BTC/USDT")).mark is None  # spot has no mark: it is valued at the last trade
+
+
+def test_the_mark_is_not_the_last_trade_alone() -> None:
+    sim, clock = gateway()
+    differing = 0
+    for offset in range(0, 3_600, 61):
+        clock.current = NOW + timedelta(seconds=offset)
+        ticker = run(sim.fetch_ticker("ETH/USDT:USDT"))
+        differing += ticker.mark != ticker.last
+    assert differing > 40

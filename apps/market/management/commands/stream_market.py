@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import uuid
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from apps.audit.context import acting_as_system
 from apps.exchanges.models import Exchange
 from apps.market.streaming import MarketStreamer
 
@@ -25,7 +27,8 @@ class Command(BaseCommand):
         if unknown:
             raise CommandError(f"unknown or disabled exchange(s): {', '.join(unknown)}")
         streamer = MarketStreamer(exchange_codes=codes or None)
-        asyncio.run(self._run(streamer, options["seconds"]))
+        with acting_as_system("stream", correlation_id=f"stream-{uuid.uuid4().hex[:12]}"):
+            asyncio.run(self._run(streamer, options["seconds"]))
         stats = streamer.stats
         self.stdout.write(
             f"stream_market stopped: {stats.messages} messages, {stats.pushes} pushes, {stats.candles_stored} candles stored, "

@@ -31,8 +31,26 @@ def test_positions_are_listed_with_size_entry_and_liquidation_price(signed_in, t
 
     assert f'id="position-{perp_long.pk}"' in page and 'data-quantity="0.1"' in page
     assert f'<td class="num">{perp_long.entry_price.normalize():f}</td>' in page
-    assert f'<td class="num">{row.liquidation_price.normalize():f}</td>' in page
+    assert f'data-testid="liquidation-price">{row.liquidation_price.normalize():f}</td>' in page
     assert "Long 5x" in page
+
+
+def test_a_perpetual_is_marked_at_the_mark_price_and_the_page_shows_the_last_trade_beside_it(signed_in, trader, perp_long, sim) -> None:
+    from apps.exchanges.domain.types import Ticker
+    from apps.market.live import live_store, ticker_to_dict
+
+    perp = sim["BTC/USDT:USDT"]
+    last, mark = perp_long.entry_price + 100, perp_long.entry_price - 50
+    ticker = Ticker(perp.symbol, last, None, None, None, None, None, None, None, perp_long.opened_at, mark=mark)
+    live_store("ticker", perp.exchange.code, perp.slug, ticker_to_dict(ticker))
+
+    [row] = position_rows(owner_id=trader.pk)
+    page = signed_in.get("/positions/").content.decode()
+
+    assert row.mark == mark and row.last == last
+    assert row.unrealized_pnl == (mark - perp_long.entry_price) * perp_long.quantity  # valued at the mark, not the last trade
+    assert f'data-testid="mark-price">{mark.normalize():f}</td>' in page
+    assert f'data-testid="last-price">{last.normalize():f}</td>' in page
 
 
 def test_round_prices_and_sizes_read_as_written_not_in_e_notation(signed_in, account, sim) -> None:

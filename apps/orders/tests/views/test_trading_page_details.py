@@ -129,7 +129,7 @@ def test_the_positions_page_shows_mark_pnl_coloured_by_sign_roi_and_a_margin_rat
         assert position.isolated_margin == margin
         roi = (pnl / margin * 100).quantize(Decimal("0.01"))
         ratio = (abs(position.quantity) * mark * MAINTENANCE_MARGIN_RATE / (margin + pnl) * 100).quantize(Decimal("0.01"))
-        assert f'<td class="num">{mark.normalize():f}</td>' in row
+        assert f'data-testid="mark-price">{mark.normalize():f}</td>' in row
         assert f'<td class="num {colour}" data-testid="unrealized-pnl">{pnl.normalize():f}</td>' in row
         assert f'<td class="num {colour}">{roi} %</td>' in row
         assert f'<meter min="0" max="100" low="50" high="80" optimum="0" value="{ratio}"' in row

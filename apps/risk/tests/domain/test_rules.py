@@ -78,3 +78,49 @@ def test_every_limit_set_applies_and_the_first_refusal_is_named() -> None:
 def test_no_limits_means_no_refusal() -> None:
     huge = replace(BASE, order_notional=Decimal("1e12"), leverage=125, open_positions=1000)
     assert check_pre_trade(huge, [LimitSet(name="none")]).allowed
+
+
+# Maintenance margin at open ------------------------------------------------------------------
+
+from apps.risk.domain.rules import ResultingMargin, position_after_fill  # noqa: E402
+
+
+def _resulting(quantity: str, entry: str, margin: str, mark: str) -> ResultingMargin:
+    return ResultingMargin("BTC/USDT:USDT", Decimal(quantity), Decimal(entry), Decimal(margin), Decimal(mark), Decimal("0.005"))
+
+
+def test_an_order_leaving_a_position_beyond_its_maintenance_margin_is_refused_in_words() -> None:
+    beyond = replace(BASE, resulting_margin=_resulting("1", "50000", "100", "49950"))  # 249.75 maintenance vs 50 margin balance
+
+    verdict = check_pre_trade(beyond, [])
+
+    assert not verdict.allowed and verdict.rule == "maintenance_margin"
+    assert "would leave the BTC/USDT:USDT long beyond its maintenance margin" in verdict.message
+    assert "margin ratio would be 499.5 %" in verdict.message and "liquidated at 100 %" in verdict.message
+
+
+def test_a_position_that_opens_within_its_maintenance_margin_passes() -> None:
+    assert check_pre_trade(replace(BASE, resulting_margin=_resulting("1", "50000", "400", "50000")), []).allowed  # 125x: 62.5 %
+
+
+def test_a_reducing_order_is_never_refused_for_maintenance_margin() -> None:
+    reducing = replace(BASE, increases_exposure=False, resulting_margin=_resulting("1", "50000", "1", "40000"))
+    assert check_pre_trade(reducing, []).allowed
+
+
+@pytest.mark.parametrize(
+    ("held", "fill", "expected"),
+    [
+        (("0", "0", "0"), ("1", "100"), ("1", "100", "10")),  # open
+        (("1", "100", "10"), ("1", "120"), ("2", "110", "22")),  # add: average entry, more margin
+        (("2", "110", "22"), ("-1", "90"), ("1", "110", "11")),  # reduce: entry kept, margin pro rata
+        (("1", "110", "11"), ("-3", "90"), ("-2", "90", "18")),  # flip: the new side at the fill price, its own margin
+        (("1", "110", "11"), ("-1", "90"), ("0", "0", "0")),  # close
+    ],
+    ids=["open", "add", "reduce", "flip", "close"],
+)
+def test_the_position_after_a_fill_is_settled_as_the_ledger_does(held: tuple[str, str, str], fill: tuple[str, str], expected: tuple[str, str, str]) -> None:
+    quantity, entry, margin = (Decimal(v) for v in held)
+    signed, price = (Decimal(v) for v in fill)
+    after = position_after_fill(quantity=quantity, entry_price=entry, margin=margin, signed_quantity=signed, price=price, leverage=10)
+    assert after == tuple(Decimal(v) for v in expected)
