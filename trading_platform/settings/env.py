@@ -109,11 +109,11 @@ def database_pool_options(max_size: int) -> dict[str, object]:
 
     Each connection is checked as it leaves the pool (one round trip on a socket that is
     already open): after a PostgreSQL restart the pool holds connections the server closed,
-    and without the check each would fail one request before the pool dropped it."""
-    from psycopg_pool import ConnectionPool
-
-    pool = {"min_size": min(2, max_size), "max_size": max_size, "timeout": 10, "check": ConnectionPool.check_connection}
-    return {"CONN_MAX_AGE": 0, "CONN_HEALTH_CHECKS": False, "OPTIONS": {"pool": pool}}
+    and without the check each would fail one request before the pool dropped it. Django
+    hands the pool `ConnectionPool.check_connection` when CONN_HEALTH_CHECKS is on (and
+    refuses a `check` of our own beside it)."""
+    pool = {"min_size": min(2, max_size), "max_size": max_size, "timeout": 10}
+    return {"CONN_MAX_AGE": 0, "CONN_HEALTH_CHECKS": True, "OPTIONS": {"pool": pool}}
 
 
 def redis_url_for_db(url: str, db: int) -> str:
