@@ -14,7 +14,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
-from apps.core.errors import ServiceUnavailableError
+from apps.core.errors import ApplicationError, ServiceUnavailableError
 
 logger = logging.getLogger(__name__)
 
@@ -22,15 +22,17 @@ _COMPONENT_NAMES = {"database": "The database (PostgreSQL)", "redis": "The cache
 
 
 def outage_component(exc: BaseException | None) -> str | None:
-    """ "database" or "redis" when `exc` (or what caused it) is a lost or refused connection to it."""
+    """Which store is down ("database" or "redis") when `exc`, or what caused it, is a lost or refused connection.
+
+    A platform error keeps its own answer whatever it was raised from: the code chose it."""
     seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
+    while exc is not None and id(exc) not in seen and not isinstance(exc, ApplicationError):
         seen.add(id(exc))
         if isinstance(exc, OperationalError | InterfaceError):
             return "database"
         if isinstance(exc, redis.ConnectionError | redis.TimeoutError):
             return "redis"
-        exc = exc.__cause__ or exc.__context__
+        exc = exc.__cause__ if exc.__cause__ is not None else (None if exc.__suppress_context__ else exc.__context__)
     return None
 
 

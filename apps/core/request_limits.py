@@ -1,7 +1,7 @@
 """Requests no view can answer sensibly are refused before any view runs.
 
 - A NUL character in the path or a query parameter: PostgreSQL text cannot hold one, and no
-  identifier, symbol or date contains one (400).
+  identifier, symbol or date contains one (400); more query parameters than Django parses (400).
 - A body larger than REQUEST_BODY_MAX_BYTES (413).
 - A JSON body nested deeper than REQUEST_JSON_MAX_DEPTH: Python's JSON parser recurses per
   level and gives up with a RecursionError long before memory runs out (400).
@@ -15,7 +15,8 @@ import re
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import TooManyFieldsSent
+from django.http import HttpRequest, HttpResponse, QueryDict
 
 from apps.core.errors import ApplicationError, CoreErrorCode, PayloadTooLargeError, ValidationError
 from apps.core.middleware import application_error_response
@@ -40,7 +41,12 @@ def json_depth(body: bytes) -> int:
 def _query_refusal(request: HttpRequest) -> ApplicationError | None:
     if "\x00" in request.path:
         return ValidationError("The address contains a NUL character.")
-    for name, values in request.GET.lists():
+    try:
+        parameters = request.GET.lists()
+    except TooManyFieldsSent:
+        request.GET = QueryDict()  # later readers (logging, error pages) would raise again
+        return ValidationError(f"More than {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS} query parameters.")
+    for name, values in parameters:
         if "\x00" in name or any("\x00" in value for value in values):
             label = name.replace("\x00", "\\x00")
             return ValidationError.for_field(label, f"The {label!r} parameter contains a NUL character.")

@@ -198,9 +198,13 @@ def _execute_in_transaction(
 
 
 def install(connection: BaseDatabaseWrapper, **_: Any) -> None:
-    """`connection_created` receiver: every statement on the connection goes through `_apply_scope`."""
+    """`connection_created` receiver: every statement on the connection goes through `_apply_scope`.
+
+    It goes first in the list: a connection opened inside `connection.execute_wrapper(...)` (the
+    request metrics time every query so) would otherwise lose it when that block pops its own
+    wrapper off the end, and a persistent connection would run every later request unscoped."""
     if _apply_scope not in connection.execute_wrappers:
-        connection.execute_wrappers.append(_apply_scope)
+        connection.execute_wrappers.insert(0, _apply_scope)
 
 
 # Migration operations -----------------------------------------------------------------------

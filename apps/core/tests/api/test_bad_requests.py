@@ -97,3 +97,14 @@ def test_unknown_api_urls_answer_the_error_body_whatever_debug_says(api: JsonApi
 
         assert response.status_code == 404, url
         assert _error_body(response)["code"] == "not_found"
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_more_query_parameters_than_django_parses_is_a_400_with_the_error_body(api: JsonApi, settings, debug: bool) -> None:
+    settings.DEBUG = debug
+    too_many_fields = "&".join(f"f{n}=1" for n in range(1_100))
+
+    response = api.client.get(f"/api/v1/orders/?{too_many_fields}", headers=api.headers)
+
+    assert response.status_code == 400
+    assert _error_body(response)["code"] == "invalid"

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
 
@@ -37,7 +37,7 @@ from apps.accounts.tests.helpers import bearer
 from apps.orders.services.placement import OrderRequest, order_submit
 from apps.orders.tests.factories import TradingAccountFactory, sim_markets
 
-MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "40"))
+MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "25"))
 
 CONFIG = SchemathesisConfig.from_dict(
     {
@@ -78,6 +78,30 @@ def map_body(context: HookContext, body: Any) -> Any:
     if operation is not None and operation.path == "/api/v1/api-keys/" and isinstance(body, dict) and isinstance(body.get("expires_at"), str):
         return {**body, "expires_at": (timezone.now() + timedelta(days=365)).isoformat()}
     return body
+
+
+# Query parameters that bound a range: the schema describes each, not their order.
+RANGE_PARAMETERS = (("since", "until"), ("start", "end"))
+
+
+@schema.hook
+def map_query(context: HookContext, query: Any) -> Any:
+    """A range's start comes before its end ("until must not be before since"): an inverted one is put in order."""
+    if not isinstance(query, dict):
+        return query
+    for first, last in RANGE_PARAMETERS:
+        low, high = _moment(query.get(first)), _moment(query.get(last))
+        if low is not None and high is not None and high < low:
+            query = {**query, first: query[last], last: query[first]}
+    return query
+
+
+def _moment(value: Any) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
 
 
 @pytest.fixture(autouse=True)

@@ -116,3 +116,38 @@ def test_without_redis_sign_in_works_and_failures_are_still_counted_in_the_proce
     assert [r.status_code for r in failures] == [401, 401, 401]
     assert locked.status_code == 429
     assert int(locked["Retry-After"]) > 0
+
+
+def test_an_error_the_code_chose_is_not_mistaken_for_an_outage() -> None:
+    from django.db import OperationalError
+
+    from apps.core.errors import ConflictError
+    from apps.core.outage import outage_component
+
+    def translated() -> None:
+        try:
+            raise OperationalError("could not obtain lock on row")
+        except OperationalError:
+            raise ConflictError("The order is being changed; try again.") from None
+
+    with pytest.raises(ConflictError) as caught:
+        translated()
+
+    assert outage_component(caught.value) is None
+    assert outage_component(RuntimeError("wrapped")) is None
+    wrapped = RuntimeError("wrapped")
+    wrapped.__cause__ = OperationalError("server closed the connection unexpectedly")
+    assert outage_component(wrapped) == "database"
+
+
+@pytest.mark.django_db
+def test_a_page_that_needs_redis_while_it_is_down_is_a_503_page_naming_redis(redis_down) -> None:
+    sim_markets()
+    client = Client()
+    client.force_login(UserFactory())
+
+    response = client.get("/market/SIM/")
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert b"The cache and message broker (Redis) is not answering" in response.content
