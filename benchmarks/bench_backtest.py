@@ -288,10 +288,10 @@ def sweep_vectorbt(data: OHLCV) -> tuple[float, tuple[int, int], float]:
     short_entries = np.column_stack([c[1] for c in columns])
     wall = time.perf_counter()
     portfolio = vbt.Portfolio.from_signals(
-        close=data.close,
+        close=data.close[:, None],  # a column: broadcast against one column of signals per pair
         entries=long_entries,
         short_entries=short_entries,
-        price=data.open,
+        price=data.open[:, None],
         size=1.0,
         fees=float(FEE),
         init_cash=1_000_000.0,
@@ -367,6 +367,7 @@ def main() -> None:
         import vectorbt  # noqa: F401
     except ImportError:
         return
+    sweep_vectorbt(make_bars(2_000, seed=1))  # warm-up: numba compiles the two-dimensional kernels
     v_wall, v_best, v_final = sweep_vectorbt(sweep_data)
     same = v_best == s_best and abs(v_final - s_final) < 1e-6
     print(
