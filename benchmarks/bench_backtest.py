@@ -12,10 +12,20 @@ compared one by one.
 Then 100 (fast, slow) pairs on 100,000 bars (same generator and seed), run sequentially in-process, against
 backtesting.py's `Backtest.optimize` over the same grid (it may use several processes).
 
+Then vectorbt's `Portfolio.from_signals` on the same signals (our strategy's own `signals()`,
+acted on at the next bar's open, one unit, reversing on an opposite signal), its trades
+compared the same way, and vectorbt broadcasting over the same 100 pairs at once.
+
 Figures are wall-clock and CPU seconds of this process, the best of a few runs (the machine
 may be shared; backtesting.py's optimiser runs in worker processes, so only its wall time
-means something). backtesting.py is an optional benchmark-only dependency
-(`pip install backtesting`); without it the comparison is skipped.
+means something). The 10-million-iteration loop and the load average are printed first: they
+say how fast this machine was during the run. backtesting.py and vectorbt are benchmark-only
+dependencies, never installed into the project's environment: install them into a separate
+one and put its site-packages on PYTHONPATH for the run, for example
+`python -m venv /tmp/benchvenv`, a `.pth` file in its site-packages naming the project venv's
+site-packages (so numpy and pandas are the project's), `/tmp/benchvenv/bin/pip install
+backtesting vectorbt`, then `PYTHONPATH=/tmp/benchvenv/lib/python3.11/site-packages make
+bench BENCH=backtest`. Without them the comparisons are skipped.
 """
 
 from __future__ import annotations
@@ -207,7 +217,105 @@ def sweep_theirs(data: OHLCV) -> tuple[float, tuple[int, int], float]:
     return time.perf_counter() - wall, (int(strategy.fast), int(strategy.slow)), float(stats["Equity Final [$]"])
 
 
+# -- vectorbt ------------------------------------------------------------------------------------
+
+
+def _next_open_orders(data: OHLCV, fast: int, slow: int) -> tuple[Any, Any]:
+    """Our sma_cross signals (1 long, -1 short) as vectorbt's entry arrays, moved to the bar whose open they fill at."""
+    strategy = create_strategy("sma_cross", {"fast": fast, "slow": slow, "mode": "long_short", "sizing": "quantity", "quantity": 1})
+    signals = strategy.signals(data, strategy.prepare(data))
+    assert signals is not None
+    at_open = np.concatenate(([np.nan], signals[:-1]))
+    return at_open > 0, at_open < 0
+
+
+def vectorbt_run(data: OHLCV) -> tuple[Any, float, float]:
+    import vectorbt as vbt
+
+    long_entries, short_entries = _next_open_orders(data, FAST, SLOW)
+    wall, cpu = time.perf_counter(), time.process_time()
+    portfolio = vbt.Portfolio.from_signals(
+        close=data.close,
+        entries=long_entries,
+        short_entries=short_entries,
+        price=data.open,
+        size=1.0,
+        fees=float(FEE),
+        init_cash=1_000_000.0,
+        upon_opposite_entry="reverse",
+        freq="1min",
+    )
+    trades = portfolio.trades.records_readable  # make it build the trades, as we do
+    return (portfolio, trades), time.perf_counter() - wall, time.process_time() - cpu
+
+
+def compare_vectorbt_trades(result: BacktestResult, trades: Any) -> tuple[int, int, int]:
+    """(matched, ours, theirs): entry/exit bar and price, side, size; P&L to 1e-6."""
+    rows = list(
+        zip(
+            trades["Entry Timestamp"].tolist(),
+            trades["Exit Timestamp"].tolist(),
+            trades["Avg Entry Price"].tolist(),
+            trades["Avg Exit Price"].tolist(),
+            trades["Direction"].tolist(),
+            trades["PnL"].tolist(),
+            trades["Status"].tolist(),
+            strict=True,
+        )
+    )
+    closed = [row for row in rows if row[6] == "Closed"]
+    matched = 0
+    for trade, (entry, exit_, entry_price, exit_price, direction, pnl, _) in zip(result.trades, closed, strict=False):
+        same = (
+            int(entry) == trade.entry_bar
+            and int(exit_) == trade.exit_bar
+            and float(trade.entry_price) == entry_price
+            and float(trade.exit_price or 0) == exit_price
+            and trade.side == ("LONG" if direction == "Long" else "SHORT")
+            and abs(float(trade.pnl) - pnl) < 1e-6
+        )
+        matched += same
+    return matched, len(result.trades), len(closed)
+
+
+def sweep_vectorbt(data: OHLCV) -> tuple[float, tuple[int, int], float]:
+    """The same 100 pairs in one broadcast call (one column per pair); signals prepared before the clock starts."""
+    import vectorbt as vbt
+
+    pairs = [(fast, slow) for fast in SWEEP_FAST for slow in SWEEP_SLOW]
+    columns = [_next_open_orders(data, fast, slow) for fast, slow in pairs]
+    long_entries = np.column_stack([c[0] for c in columns])
+    short_entries = np.column_stack([c[1] for c in columns])
+    wall = time.perf_counter()
+    portfolio = vbt.Portfolio.from_signals(
+        close=data.close[:, None],  # a column: broadcast against one column of signals per pair
+        entries=long_entries,
+        short_entries=short_entries,
+        price=data.open[:, None],
+        size=1.0,
+        fees=float(FEE),
+        init_cash=1_000_000.0,
+        upon_opposite_entry="reverse",
+        freq="1min",
+    )
+    finals = np.asarray(portfolio.final_value())
+    elapsed = time.perf_counter() - wall
+    best = int(np.argmax(finals))
+    return elapsed, pairs[best], float(finals[best])
+
+
+def machine_speed() -> str:
+    started = time.perf_counter()
+    for _ in range(10_000_000):
+        pass
+    loop = time.perf_counter() - started
+    with open("/proc/loadavg") as handle:
+        load = handle.read().strip()
+    return f"machine: a 10,000,000-iteration empty Python loop took {loop:.3f} s; /proc/loadavg {load}"
+
+
 def main() -> None:
+    print(machine_speed(), flush=True)
     data = make_bars(BARS)
     ours(make_bars(2_000, seed=1), FAST, SLOW)  # warm-up: imports, first calls
     runs = [ours(data, FAST, SLOW) for _ in range(OUR_REPEATS)]
@@ -220,10 +328,11 @@ def main() -> None:
         f"{'met' if BARS / wall >= TARGET_BARS_PER_SECOND else 'NOT met'} (wall), {'met' if BARS / cpu >= TARGET_BARS_PER_SECOND else 'NOT met'} (CPU)",
         flush=True,
     )
+    _vectorbt_comparison(data, result, wall)
     try:
         import backtesting
     except ImportError:
-        print("backtesting.py is not installed (pip install backtesting): comparison skipped")
+        print("backtesting.py is not installed (see the module docstring): comparison skipped")
         return
     _quiet_backtesting()
     bt_runs = [theirs(data) for _ in range(THEIR_REPEATS)]
@@ -252,6 +361,35 @@ def main() -> None:
     print(
         f"sweep, backtesting.py optimize (same grid): {t_wall:.2f} s wall; best {t_best} final equity {t_final:,.2f}; "
         f"ratio {t_wall / s_wall:.1f}x; same best pair and final equity: {'yes' if same else 'NO'}",
+        flush=True,
+    )
+    try:
+        import vectorbt  # noqa: F401
+    except ImportError:
+        return
+    sweep_vectorbt(make_bars(2_000, seed=1))  # warm-up: numba compiles the two-dimensional kernels
+    v_wall, v_best, v_final = sweep_vectorbt(sweep_data)
+    same = v_best == s_best and abs(v_final - s_final) < 1e-6
+    print(
+        f"sweep, vectorbt broadcasting over the same {pairs} pairs: {v_wall:.2f} s wall; best {v_best} final value {v_final:,.2f}; "
+        f"ours / vectorbt: {s_wall / v_wall:.1f}x its time; same best pair and final equity: {'yes' if same else 'NO'}",
+        flush=True,
+    )
+
+
+def _vectorbt_comparison(data: OHLCV, result: BacktestResult, wall: float) -> None:
+    try:
+        import vectorbt
+    except ImportError:
+        print("vectorbt is not installed (see the module docstring): comparison skipped", flush=True)
+        return
+    vectorbt_run(make_bars(2_000, seed=1))  # warm-up: numba compiles its kernels on the first call
+    runs = [vectorbt_run(data) for _ in range(THEIR_REPEATS)]
+    (_, trades), v_wall, v_cpu = runs[0][0], min(r[1] for r in runs), min(r[2] for r in runs)
+    matched, n_ours, n_theirs = compare_vectorbt_trades(result, trades)
+    print(
+        f"vectorbt {vectorbt.__version__} Portfolio.from_signals (best of {THEIR_REPEATS}): {v_wall:.2f} s wall, {v_cpu:.2f} s CPU; "
+        f"ours / vectorbt: {wall / v_wall:.1f}x its time (target <= 2x); trades: {matched:,} of {n_ours:,} (ours) / {n_theirs:,} (vectorbt) identical",
         flush=True,
     )
 

@@ -106,7 +106,7 @@ def _check_fraction(settings: BacktestSettings, rules: SymbolRules) -> None:
     most = settings.leverage if rules.is_perpetual else 1
     if fraction > most:
         where = f"{settings.leverage}x leverage" if rules.is_perpetual else "spot (no leverage)"
-        raise ValidationError.for_field("params", f"fraction {fraction:g} is above {most}: {where} cannot carry more than {most} x equity.")
+        raise ValidationError.for_field("fraction", f"fraction {fraction:g} is above {most}: {where} cannot carry more than {most} x equity.")
 
 
 def market_rules(settings: BacktestSettings) -> SymbolRules:

@@ -169,10 +169,13 @@ class Account:
         "_admitted",
         "_bound",
         "_bound_for",
+        "_floats",
+        "_floats_for",
         "_liquidation_for",
         "_liquidation_level",
         "_liquidation_price",
         "_margin_for",
+        "_mmr",
         "adjustment",
         "cash",
         "funding_paid",
@@ -205,6 +208,9 @@ class Account:
         self._margin_for: tuple[Position, Decimal] | None = None  # (a position, its margin): computed once per position
         self._bound_for: Position | None = None  # the isolated position `_bound` was computed for
         self._bound = 0.0
+        self._floats_for: Position | None = None  # the position `_floats` (wallet, entry, quantity as floats) describe
+        self._floats = (0.0, 0.0, 0.0)
+        self._mmr = float(rules.maintenance_margin_rate)
 
     def wallet(self) -> Decimal:
         return self.initial + self.position.net_realized + self.adjustment if self.perpetual else self.cash
@@ -276,13 +282,22 @@ class Account:
         and the margin after it is the entry notional after it / leverage (rounded up by at most
         a hundred-millionth).
         """
+        wallet, entry, quantity = self._floats if self._floats_for is self.position else self._position_floats()
         price = float(fill.price)
         if held != 0 and (after_quantity > 0) == (held > 0):  # an increase: the entry is averaged
-            notional = abs(float(held)) * float(self.position.entry_price) + float(fill.quantity) * price
+            notional = abs(quantity) * entry + float(fill.quantity) * price
         else:  # opens, or flips: the rest opens at the fill price
             notional = abs(float(after_quantity)) * price
-        equity = float(self.equity(fill.price)) - float(fill.fee)
+        equity = wallet + (price - entry) * quantity - float(fill.fee)
         return equity > notional / self.leverage * (1 + 1e-9) + 1e-6
+
+    def _position_floats(self) -> tuple[float, float, float]:
+        """Wallet, entry price and quantity as floats, converted once per position (for the quick tests only)."""
+        position = self.position
+        if self._floats_for is not position:
+            self._floats = (float(self.wallet()), float(position.entry_price), float(position.quantity))
+            self._floats_for = position
+        return self._floats
 
     def liquidation_bound(self) -> float | None:
         """A float price no nearer to the entry than the liquidation price (isolated: without computing the margin); None: none.
@@ -299,7 +314,7 @@ class Account:
         position = self.position
         if self._bound_for is not position:
             entry = float(position.entry_price)
-            mmr = float(self.rules.maintenance_margin_rate)
+            mmr = self._mmr
             inverse = 1.0 / self.leverage
             if quantity > 0:
                 self._bound = entry * (1.0 - inverse) / (1.0 - mmr) * (1 + 1e-9)

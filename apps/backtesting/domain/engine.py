@@ -985,8 +985,19 @@ class _Run:
         perpetual = self.perpetual
         by_fraction = not position_kind
         scan_from = 0  # bars before this one were tested for liquidation
+        lows, highs = self.data.low, self.data.high
         if perpetual and len(bars):  # the lowest low and highest high between consecutive touched bars: most gaps need no search
-            gap_low, gap_high = _range_extremes(self.data.low, self.data.high, np.concatenate(([0], bars[:-1] + 1)), bars)
+            gap_low, gap_high = _range_extremes(lows, highs, np.concatenate(([0], bars[:-1] + 1)), bars)
+        side = 0  # of the position, 0 when no price liquidates it; `level` is its liquidation bound
+        level = 0.0
+
+        def watch() -> None:
+            """Side and liquidation bound of the position, after the account changed (the bar tests below are float compares)."""
+            nonlocal side, level
+            quantity = account.position.quantity
+            found = account.liquidation_bound() if quantity != 0 else None
+            side = 0 if found is None else 1 if quantity > 0 else -1
+            level = found or 0.0
 
         def book(order_id: str, intent: OrderIntent, bar: int, now: datetime, price: Decimal) -> None:
             result = engine.execute_market_fill(order_id, intent, price, now)
@@ -1002,18 +1013,23 @@ class _Run:
                 self._handle([result], bar)
 
         for i, b in enumerate(bars.tolist()):
-            if perpetual and scan_from < b and self._may_liquidate(float(gap_low[i]), float(gap_high[i])):
+            if side and scan_from < b and (gap_low[i] <= level if side > 0 else gap_high[i] >= level):
                 self._scan_liquidation(scan_from, b)
+                watch()
             visited += 1
             if funding_bars and b in funding_bars:
                 self._settle_funding(b)
+                watch()
             if pending is not None:
-                if perpetual:
+                if side and (opens[b] <= level if side > 0 else opens[b] >= level):
                     self._liquidate(b, at_open=True)
                 book(pending[0], pending[1], b, self._open_time(b), Decimal(repr(float(opens[b]))))
                 pending = None
-            if perpetual:
+                if perpetual:
+                    watch()
+            if side and (lows[b] <= level if side > 0 else highs[b] >= level):
                 self._liquidate(b)
+                watch()
             scan_from = b + 1
             value = values.get(b)
             if value is not None:
@@ -1038,15 +1054,19 @@ class _Run:
                         self.pending_market = ZERO
                     elif close_mode:
                         book(order_id, intent, b, self._decision_time(b), price)
+                        if perpetual:
+                            watch()
                     elif b + 1 < n:
                         if self.account_changed:
                             self._record_segment(b)
                         if b + 1 in funding_bars:
                             pending = (order_id, intent)  # funding at t+1 comes before its open's fills
                         else:
-                            if perpetual:
+                            if side and (opens[b + 1] <= level if side > 0 else opens[b + 1] >= level):
                                 self._liquidate(b + 1, at_open=True)
                             book(order_id, intent, b + 1, self._open_time(b + 1), Decimal(repr(float(opens[b + 1]))))
+                            if perpetual:
+                                watch()
                             if self.account_changed:
                                 self._record_segment(b + 1)
                             continue
@@ -1059,14 +1079,6 @@ class _Run:
             self._scan_liquidation(scan_from, n)
         self.visited = visited
         self.t = self.ctx.t = n - 1
-
-    def _may_liquidate(self, lowest: float, highest: float) -> bool:
-        """Can a range of bars with this lowest low and highest high reach the position's liquidation price?"""
-        quantity = self.account.position.quantity
-        level = self.account.liquidation_bound() if quantity != 0 else None
-        if level is None:
-            return False
-        return lowest <= level if quantity > 0 else highest >= level
 
     def _scan_liquidation(self, start: int, stop: int) -> None:
         """Liquidation on the bars [start, stop) where nothing else happens (`run_targets`), found with numpy."""

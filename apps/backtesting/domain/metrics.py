@@ -92,7 +92,15 @@ def gaps(times: npt.NDArray[np.datetime64], bar_seconds: float) -> tuple[int, fl
 def gap_warning(count: int, largest_seconds: float) -> str | None:
     if not count:
         return None
-    return f"{count} gap{'s' if count != 1 else ''} in the candles (the largest {largest_seconds / 3600:g} h): returns are annualised over calendar time"
+    return f"{count} gap{'s' if count != 1 else ''} in the candles (the largest {_duration(largest_seconds)}): returns are annualised over calendar time"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 7200:
+        return f"{round(seconds / 60, 1):g} min"
+    if seconds < 2 * 86400:
+        return f"{round(seconds / 3600, 1):g} h"
+    return f"{round(seconds / 86400, 1):g} days"
 
 
 def returns_of(equity: FloatArray, initial: float) -> FloatArray:

@@ -115,3 +115,14 @@ def test_tiny_histories_work_on_both_paths(n):
     fast_result, slow_result = both("sma_cross", {"fast": 2, "slow": 5}, random_walk(n, 3), BacktestConfig())
     assert_same(fast_result, slow_result)
     assert len(fast_result.equity) == n
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 100_000), leverage=st.sampled_from([10, 25, 50]))
+def test_grid_fast_path_equals_slow_path_on_a_leveraged_perpetual_with_liquidations_and_refusals(seed, leverage):
+    data = random_walk(800, seed, sigma=0.01)
+    config = BacktestConfig(market_type=PERP, leverage=leverage, initial_capital=D(2_000))
+    params = {"lower": 85, "upper": 115, "levels": 10, "quantity": 40}
+    fast_result, slow_result = both("grid", params, data, config)
+    assert_same(fast_result, slow_result)
+    assert fast_result.liquidations == slow_result.liquidations and fast_result.refusals == slow_result.refusals

@@ -16,6 +16,7 @@ from apps.portfolio.domain.balances import position_margin
 from apps.portfolio.domain.margin import isolated_liquidation_price
 from apps.portfolio.domain.positions import Position
 from apps.strategies.domain.base import Strategy
+from apps.strategies.domain.builtin.sma_cross import SmaCross
 from apps.strategies.domain.registry import create_strategy
 from apps.strategies.tests.bars import bars, random_walk
 
@@ -159,16 +160,27 @@ def test_a_position_is_liquidated_exactly_when_a_bar_reaches_its_liquidation_pri
             assert (adverse <= price) if long else (adverse >= price)
 
 
+class WatchedSmaCross(SmaCross):
+    """sma_cross with an order hook: the fast path visits bars itself (the general visit) instead of executing targets."""
+
+    name = "watched_sma_cross"
+
+    def on_order_update(self, ctx, update):
+        pass
+
+
+@pytest.mark.parametrize("watched", [False, True])
 @settings(max_examples=15, deadline=None)
 @given(seed=st.integers(0, 10_000), leverage=st.integers(5, 50), cross=st.booleans())
-def test_fast_and_slow_paths_liquidate_the_same_positions(seed, leverage, cross):
+def test_fast_and_slow_paths_liquidate_the_same_positions(watched, seed, leverage, cross):
     data = random_walk(500, seed, sigma=0.02)
     params = {"fast": 3, "slow": 9, "mode": "long_short", "fraction": float(min(leverage, 10))}
     config = BacktestConfig(
         initial_capital=D(10_000), taker_fee=D("0.0005"), market_type=PERP, leverage=leverage, margin_mode=MarginMode.CROSS if cross else MarginMode.ISOLATED
     )
-    fast = run_backtest(create_strategy("sma_cross", params), data, replace(config, mode="fast"))
-    slow = run_backtest(create_strategy("sma_cross", params), data, replace(config, mode="slow"))
+    make = WatchedSmaCross if watched else SmaCross
+    fast = run_backtest(make(params), data, replace(config, mode="fast"))
+    slow = run_backtest(make(params), data, replace(config, mode="slow"))
     assert fast.liquidations == slow.liquidations
     assert fast.fills == slow.fills and fast.trades == slow.trades and fast.refusals == slow.refusals
     assert np.array_equal(fast.equity, slow.equity)

@@ -295,3 +295,23 @@ def test_stored_candles_trade_the_symbols_market_and_a_contradicting_market_is_n
     assert {trade["side"] for trade in json.loads(out.read_text())["trades"]} == {"LONG", "SHORT"}
     assert "Leverage 21 is outside ETH/USDT:USDT's range 1..20" in _refused("--strategy", "sma_cross", *stored, "--leverage", "21")
     assert "Market spot does not match ETH/USDT:USDT, which is a perpetual" in _refused("--strategy", "sma_cross", *stored, "--market", "spot")
+
+
+@pytest.mark.django_db
+def test_stored_candles_with_a_gap_run_and_the_command_warns_about_it(tmp_path: Path) -> None:
+    from apps.market.services.candles import candles_upsert
+
+    symbol = SymbolFactory(symbol="SOL/USDT")
+    candles = wave_candles(count=400)
+    candles_upsert(symbol=symbol, timeframe="1m", candles=candles[:200] + candles[260:])
+    end = (START + timedelta(minutes=400)).isoformat()
+    out = tmp_path / "gapped.json"
+
+    printed = _run(
+        "--strategy", "sma_cross", "--params", SMA, "--exchange", symbol.exchange.code, "--symbol", "SOL/USDT", "--start", START.isoformat(), "--end", end,
+        "--json", str(out),
+    )  # fmt: skip
+
+    metrics = json.loads(out.read_text())["metrics"]
+    assert metrics["bars"] == 340 and metrics["gaps"] == 1 and metrics["calendar_days"] == pytest.approx(400 / 1440)
+    assert "1 gap in the candles (the largest 61 min): returns are annualised over calendar time" in printed

@@ -127,6 +127,7 @@ def test_posting_the_form_without_htmx_redirects(signed_in: Client, symbol, djan
         ({"end": "2025-01-06T00:30"}, ["Not enough data in this range."], "has 30 stored 1m candles"),
         ({"fee": "0.2"}, ["Maker fee 0.2 is outside -1 %..5 % (write 0.001 for 0.1 %)."], None),
         ({"initial_capital": "-1"}, ["The initial capital must be positive, not -1."], None),
+        ({"p-fraction": "1.5"}, ["fraction 1.5 is above 1: spot (no leverage) cannot carry more than 1 x equity."], None),
         ({"strategy": "moon"}, ["Select a valid choice. moon is not one of the available choices."], None),
         (
             {"symbol": "00000000-0000-0000-0000-000000000000"},
