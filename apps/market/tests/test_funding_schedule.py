@@ -8,11 +8,10 @@ hours, so a day of funding runs in well under a second against the real database
 
 from __future__ import annotations
 
-from typing import Any
-
 import asyncio
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
