@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import date
+from functools import cache
 from typing import Any
 
 from django.db import connection, models, transaction
@@ -20,11 +21,10 @@ from apps.audit.models import AuditEvent, AuditVerification
 from apps.audit.verification import Progress, audit_chain_verify
 from apps.core.partitions import period_start
 from apps.core.rls import acting_for
-from apps.core.rows import rows_insert
 
 _LOCK_HEAD_SQL = "SELECT seq, hash FROM audit_auditchainhead WHERE month = %s FOR UPDATE"
 _CREATE_HEAD_SQL = "INSERT INTO audit_auditchainhead (month, seq, hash, updated_at) VALUES (%s, 0, %s, now()) ON CONFLICT (month) DO NOTHING"
-_ADVANCE_HEAD_SQL = "UPDATE audit_auditchainhead SET seq = %s, hash = %s, updated_at = now() WHERE month = %s"
+_ADVANCE_HEAD = "UPDATE audit_auditchainhead SET seq = %s, hash = %s, updated_at = now() WHERE month = %s"
 _ERASE_SQL = (
     "UPDATE audit_auditevent SET ip_address = NULL, user_agent = NULL, personal_salt = NULL"
     " WHERE (actor_id = %s OR owner_id = %s) AND (ip_address IS NOT NULL OR user_agent IS NOT NULL OR personal_salt IS NOT NULL)"
@@ -34,6 +34,26 @@ _ERASE_SQL = (
 def chain_month(moment: Any) -> date:
     """The month (its first day, UTC) whose chain an event written at `moment` joins."""
     return period_start(moment, "month").date()
+
+
+@cache
+def _stored_fields() -> tuple[Any, ...]:
+    return tuple(field for field in AuditEvent._meta.concrete_fields if field.column)
+
+
+@cache
+def _append_sql() -> str:
+    """Advance the month's head and insert the event in one statement (one round trip fewer)."""
+    columns = ", ".join(f'"{field.column}"' for field in _stored_fields())
+    placeholders = ", ".join(["%s"] * len(_stored_fields()))
+    return f"WITH advanced AS ({_ADVANCE_HEAD}) INSERT INTO audit_auditevent ({columns}) VALUES ({placeholders})"
+
+
+def _append(cursor: Any, event: AuditEvent, month: date) -> None:
+    values = [field.get_db_prep_save(field.pre_save(event, True), connection) for field in _stored_fields()]
+    cursor.execute(_append_sql(), [event.seq, event.hash, month, *values])
+    event._state.adding = False
+    event._state.db = connection.alias
 
 
 def _lock_chain_head(cursor: Any, month: date) -> tuple[int, str]:
@@ -86,8 +106,7 @@ def audit_record(
         event.seq = seq + 1
         event.prev_hash = prev_hash
         event.hash = event_hash(chained_fields(event), prev_hash)
-        rows_insert([event])
-        cursor.execute(_ADVANCE_HEAD_SQL, [event.seq, event.hash, month])
+        _append(cursor, event, month)
     return event
 
 
