@@ -89,6 +89,21 @@ def canonical_json(fields: ChainedFields, prev_hash: str) -> str:
     )
 
 
+def canonical_parts(fields: ChainedFields) -> tuple[str, str, str]:
+    """The canonical JSON around the two values only the chain's head knows, for the database to
+    hash while it holds the head: `canonical_json(fields with seq, prev_hash)` is
+    `before + prev_hash + middle + str(seq) + after` for a hex `prev_hash`."""
+    before = (
+        f'{{"action":{_text(fields.action)},"actor_id":{_text(fields.actor_id)},"actor_kind":{_text(fields.actor_kind)},'
+        f'"actor_name":{_text(fields.actor_name)},"actor_ref":{_text(fields.actor_ref)},"changes":{_encode_changes(fields.changes)},'
+        f'"created_at":{_text(fields.created_at)},"id":{_text(fields.id)},"owner_id":{_text(fields.owner_id)},'
+        f'"personal_digest":{_text(fields.personal_digest)},"prev_hash":"'
+    )
+    middle = f'","request_id":{_text(fields.request_id)},"seq":'
+    after = f',"summary":{_text(fields.summary)},"target_id":{_text(fields.target_id)},"target_type":{_text(fields.target_type)}}}'
+    return before, middle, after
+
+
 def event_hash(fields: ChainedFields, prev_hash: str) -> str:
     return hashlib.sha256(canonical_json(fields, prev_hash).encode()).hexdigest()
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from apps.audit.domain.chain import ChainedFields, canonical_document, canonical_json, event_hash, json_safe, personal_digest
+from apps.audit.domain.chain import ChainedFields, canonical_document, canonical_json, canonical_parts, event_hash, json_safe, personal_digest
 
 _text = st.text(max_size=40)
 _json = st.recursive(
@@ -64,3 +64,10 @@ def test_exact_numbers_are_kept_as_text_that_reads_back_the_same() -> None:
 def test_the_personal_digest_is_salted_and_empty_without_personal_data() -> None:
     assert personal_digest("salt-a", "203.0.113.9", None) != personal_digest("salt-b", "203.0.113.9", None)
     assert personal_digest(None, "203.0.113.9", None) == "" and personal_digest("salt", None, None) == ""
+
+
+@given(_fields, st.text(alphabet="0123456789abcdef", min_size=64, max_size=64))
+def test_the_parts_the_database_hashes_around_the_head_make_the_same_text(fields: ChainedFields, prev_hash: str) -> None:
+    before, middle, after = canonical_parts(fields)
+
+    assert before + prev_hash + middle + str(fields.seq) + after == canonical_json(fields, prev_hash)
