@@ -1,7 +1,7 @@
 """audit_verify: re-compute the hash chain of 1,000,000 audit events (target: under 60 s), and
 export them as JSON Lines at constant memory.
 
-The events are one month's chain, hashed by the same functions the writers use and loaded with
+The events are one month's chain, hashed as the verifier re-computes them and loaded with
 COPY (not timed). Timed: `audit_chain_verify()` for the month, reading through a server-side
 cursor; then the export generator over all of them, with the process's peak memory before and
 after. A 10M-iteration empty Python loop is printed beside the figures as this machine's speed.
