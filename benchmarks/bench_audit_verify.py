@@ -2,7 +2,7 @@
 export them as JSON Lines at constant memory.
 
 The events are one month's chain, hashed as the verifier re-computes them and loaded with
-COPY (not timed). Timed: `audit_chain_verify()` for the month, reading through a server-side
+COPY (not timed). Timed: `verify_month()`, what audit_verify runs for each month, reading through a server-side
 cursor; then the export generator over all of them, with the process's peak memory before and
 after. A 10M-iteration empty Python loop is printed beside the figures as this machine's speed.
 """
