@@ -9,22 +9,38 @@ from __future__ import annotations
 
 import secrets
 from datetime import date
+from functools import cache
 from typing import Any
 
 from django.db import connection, models, transaction
 from django.utils import timezone
 
 from apps.audit import context
-from apps.audit.domain.chain import GENESIS_HASH, ChainedFields, canonical_time, event_hash, json_safe, personal_digest
+from apps.audit.domain.chain import GENESIS_HASH, ChainedFields, canonical_parts, canonical_time, json_safe, personal_digest
 from apps.audit.models import AuditEvent, AuditVerification
 from apps.audit.verification import Progress, audit_chain_verify
 from apps.core.partitions import period_start
 from apps.core.rls import acting_for
-from apps.core.rows import rows_insert
 
-_LOCK_HEAD_SQL = "SELECT seq, hash FROM audit_auditchainhead WHERE month = %s FOR UPDATE"
 _CREATE_HEAD_SQL = "INSERT INTO audit_auditchainhead (month, seq, hash, updated_at) VALUES (%s, 0, %s, now()) ON CONFLICT (month) DO NOTHING"
-_ADVANCE_HEAD_SQL = "UPDATE audit_auditchainhead SET seq = %s, hash = %s, updated_at = now() WHERE month = %s"
+# One statement: lock the month's head (a concurrent writer waits here, then sees the head it
+# left), hash the event over the head's hash and next position, advance the head, insert the event.
+_CHAIN_SQL = """
+WITH head AS (SELECT seq, hash FROM audit_auditchainhead WHERE month = %s FOR UPDATE),
+chained AS (
+    SELECT head.seq + 1 AS seq, head.hash AS prev_hash,
+           encode(sha256(convert_to(%s || head.hash || %s || (head.seq + 1)::text || %s, 'UTF8')), 'hex') AS hash
+    FROM head
+),
+advanced AS (
+    UPDATE audit_auditchainhead SET seq = chained.seq, hash = chained.hash, updated_at = now()
+    FROM chained WHERE audit_auditchainhead.month = %s
+)
+INSERT INTO audit_auditevent ({columns}, seq, prev_hash, hash)
+SELECT {values}, chained.seq, chained.prev_hash, chained.hash FROM chained
+RETURNING seq, prev_hash, hash
+"""
+_CHAIN_COLUMNS = {"seq", "prev_hash", "hash"}
 _ERASE_SQL = (
     "UPDATE audit_auditevent SET ip_address = NULL, user_agent = NULL, personal_salt = NULL"
     " WHERE (actor_id = %s OR owner_id = %s) AND (ip_address IS NOT NULL OR user_agent IS NOT NULL OR personal_salt IS NOT NULL)"
@@ -36,14 +52,29 @@ def chain_month(moment: Any) -> date:
     return period_start(moment, "month").date()
 
 
-def _lock_chain_head(cursor: Any, month: date) -> tuple[int, str]:
-    cursor.execute(_LOCK_HEAD_SQL, [month])
+@cache
+def _stored_fields() -> tuple[Any, ...]:
+    return tuple(field for field in AuditEvent._meta.concrete_fields if field.column and field.column not in _CHAIN_COLUMNS)
+
+
+def _cast(field: Any) -> str:
+    # Text, not varchar(n): a cast to varchar(n) would cut a value silently, an assignment refuses it.
+    return "text" if isinstance(field, models.CharField) else str(field.db_type(connection))
+
+
+@cache
+def _chain_sql() -> str:
+    columns = ", ".join(f'"{field.column}"' for field in _stored_fields())
+    values = ", ".join(f"%s::{_cast(field)}" for field in _stored_fields())
+    return _CHAIN_SQL.format(columns=columns, values=values)
+
+
+def _append_chained(cursor: Any, event: AuditEvent, month: date) -> tuple[int, str, str] | None:
+    before, middle, after = canonical_parts(chained_fields(event))
+    values = [field.get_db_prep_save(field.pre_save(event, True), connection) for field in _stored_fields()]
+    cursor.execute(_chain_sql(), [month, before, middle, after, month, *values])
     row = cursor.fetchone()
-    if row is None:
-        cursor.execute(_CREATE_HEAD_SQL, [month, GENESIS_HASH])
-        cursor.execute(_LOCK_HEAD_SQL, [month])
-        row = cursor.fetchone()
-    return int(row[0]), str(row[1])
+    return None if row is None else (int(row[0]), str(row[1]), str(row[2]))
 
 
 def audit_record(
@@ -82,12 +113,15 @@ def audit_record(
     )
     month = chain_month(event.created_at)
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-        seq, prev_hash = _lock_chain_head(cursor, month)
-        event.seq = seq + 1
-        event.prev_hash = prev_hash
-        event.hash = event_hash(chained_fields(event), prev_hash)
-        rows_insert([event])
-        cursor.execute(_ADVANCE_HEAD_SQL, [event.seq, event.hash, month])
+        chained = _append_chained(cursor, event, month)
+        if chained is None:  # the month's first event: its head does not exist yet
+            cursor.execute(_CREATE_HEAD_SQL, [month, GENESIS_HASH])
+            chained = _append_chained(cursor, event, month)
+    if chained is None:
+        raise RuntimeError(f"the audit chain head of {month:%Y-%m} could not be created")
+    event.seq, event.prev_hash, event.hash = chained
+    event._state.adding = False
+    event._state.db = connection.alias
     return event
 
 

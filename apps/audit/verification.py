@@ -108,24 +108,35 @@ def audit_events_expected(only: date | None = None) -> int:
 
 
 def audit_chain_verify(*, month: date | None = None, progress: Progress | None = None) -> list[MonthResult]:
-    """Verify every month (or one); stops at the first broken month."""
+    """Verify every month (or one); stops at the first broken month.
+
+    Heads and events are read in one snapshot (REPEATABLE READ when this opens the transaction):
+    events written meanwhile are neither half seen nor mistaken for a chain longer than its head."""
+    own_transaction = not connection.in_atomic_block
+    with transaction.atomic():
+        if own_transaction:
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        return _verify_months(month, progress)
+
+
+def _verify_months(month: date | None, progress: Progress | None) -> list[MonthResult]:
     months, heads, with_partition = _months_to_check(month)
     cutoff = timezone.now() - audit_retention()
     results = []
-    with transaction.atomic():
-        for each in months:
-            if each not in with_partition:
-                if next_period(_month_start(each), "month") <= cutoff:
-                    continue  # dropped whole past retention; its head is kept
-                name = partition_name(TABLE, _month_start(each), "month")
-                if each in heads:
-                    results.append(MonthResult(each, False, 0, "", f"the partition {name} holding {each:%Y-%m} is missing"))
-                    break
-                continue
-            result = verify_month(each, heads.get(each), progress)
-            results.append(result)
-            if not result.ok:
+    for each in months:
+        if each not in with_partition:
+            if next_period(_month_start(each), "month") <= cutoff:
+                continue  # dropped whole past retention; its head is kept
+            name = partition_name(TABLE, _month_start(each), "month")
+            if each in heads:
+                results.append(MonthResult(each, False, 0, "", f"the partition {name} holding {each:%Y-%m} is missing"))
                 break
+            continue
+        result = verify_month(each, heads.get(each), progress)
+        results.append(result)
+        if not result.ok:
+            break
     return results
 
 

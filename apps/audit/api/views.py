@@ -53,6 +53,9 @@ ERRORS = {
 }
 
 
+LIST_ERRORS = {**ERRORS, 404: OpenApiResponse(ErrorOutputSerializer, description="The cursor is not one this endpoint gave out.")}
+
+
 class AuditCursorPagination(CursorPagination):
     page_size = 50
     page_size_query_param = "page_size"
@@ -84,7 +87,7 @@ class AuditEventListApi(generics.ListAPIView):
 
     @extend_schema(
         parameters=FILTER_PARAMETERS,
-        responses={200: AuditEventOutputSerializer(many=True), **ERRORS},
+        responses={200: AuditEventOutputSerializer(many=True), **LIST_ERRORS},
         description="Your audit trail, newest first (staff: anyone's).",
     )
     def get(self, request: Request, *args: object, **kwargs: object) -> Any:

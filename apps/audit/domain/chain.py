@@ -11,18 +11,17 @@ import hashlib
 import json
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from json.encoder import encode_basestring
+from typing import Any, NamedTuple
 
 GENESIS_HASH = "0" * 64
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 _SEPARATOR = "\x1f"
 
 
-@dataclass(frozen=True)
-class ChainedFields:
+class ChainedFields(NamedTuple):
     """What the hash covers, as plain values (ids as strings, the time in UTC)."""
 
     id: str
@@ -64,26 +63,45 @@ def json_safe(value: Any) -> Any:
     return str(value)
 
 
+def canonical_document(fields: ChainedFields, prev_hash: str) -> dict[str, Any]:
+    """What the hash covers, as one JSON object (its canonical text: keys sorted, no spaces)."""
+    return {**fields._asdict(), "prev_hash": prev_hash}
+
+
+_encode_changes = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+
+
+def _text(value: str | None) -> str:
+    return "null" if value is None else encode_basestring(value)
+
+
 def canonical_json(fields: ChainedFields, prev_hash: str) -> str:
-    document = {
-        "id": fields.id,
-        "created_at": fields.created_at,
-        "seq": fields.seq,
-        "actor_id": fields.actor_id,
-        "owner_id": fields.owner_id,
-        "actor_kind": fields.actor_kind,
-        "actor_ref": fields.actor_ref,
-        "actor_name": fields.actor_name,
-        "action": fields.action,
-        "target_type": fields.target_type,
-        "target_id": fields.target_id,
-        "summary": fields.summary,
-        "changes": fields.changes,
-        "request_id": fields.request_id,
-        "personal_digest": fields.personal_digest,
-        "prev_hash": prev_hash,
-    }
-    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """`json.dumps(canonical_document(...), sort_keys=True, separators=(",", ":"), ensure_ascii=False)`,
+    written out key by key in sorted order: the same text at a fraction of the cost (the verifier
+    hashes a million events a minute; a test holds the two equal)."""
+    return (
+        f'{{"action":{_text(fields.action)},"actor_id":{_text(fields.actor_id)},"actor_kind":{_text(fields.actor_kind)},'
+        f'"actor_name":{_text(fields.actor_name)},"actor_ref":{_text(fields.actor_ref)},"changes":{_encode_changes(fields.changes)},'
+        f'"created_at":{_text(fields.created_at)},"id":{_text(fields.id)},"owner_id":{_text(fields.owner_id)},'
+        f'"personal_digest":{_text(fields.personal_digest)},"prev_hash":{_text(prev_hash)},"request_id":{_text(fields.request_id)},'
+        f'"seq":{int(fields.seq)},"summary":{_text(fields.summary)},"target_id":{_text(fields.target_id)},'
+        f'"target_type":{_text(fields.target_type)}}}'
+    )
+
+
+def canonical_parts(fields: ChainedFields) -> tuple[str, str, str]:
+    """The canonical JSON around the two values only the chain's head knows, for the database to
+    hash while it holds the head: `canonical_json(fields with seq, prev_hash)` is
+    `before + prev_hash + middle + str(seq) + after` for a hex `prev_hash`."""
+    before = (
+        f'{{"action":{_text(fields.action)},"actor_id":{_text(fields.actor_id)},"actor_kind":{_text(fields.actor_kind)},'
+        f'"actor_name":{_text(fields.actor_name)},"actor_ref":{_text(fields.actor_ref)},"changes":{_encode_changes(fields.changes)},'
+        f'"created_at":{_text(fields.created_at)},"id":{_text(fields.id)},"owner_id":{_text(fields.owner_id)},'
+        f'"personal_digest":{_text(fields.personal_digest)},"prev_hash":"'
+    )
+    middle = f'","request_id":{_text(fields.request_id)},"seq":'
+    after = f',"summary":{_text(fields.summary)},"target_id":{_text(fields.target_id)},"target_type":{_text(fields.target_type)}}}'
+    return before, middle, after
 
 
 def event_hash(fields: ChainedFields, prev_hash: str) -> str:

@@ -153,6 +153,14 @@ def optimisation_start(*, optimisation_id: Any) -> None:
             return
         optimisation.status, optimisation.started_at = RunStatus.RUNNING, timezone.now()
         optimisation.save(update_fields=["status", "started_at", "updated_at"])
+        audit_record(
+            actor=None,
+            owner=optimisation.owner,
+            action="optimisation.started",
+            summary=f"Optimisation {optimisation.pk} started",
+            target=optimisation,
+            changes={"status": [RunStatus.QUEUED, RunStatus.RUNNING]},
+        )
     optimisation_dispatch(optimisation_id=optimisation.pk, candidates=first_candidates(optimisation))
 
 

@@ -23,7 +23,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Q
 
-from apps.audit.services import audit_record
+from apps.audit.services import audit_record, diff_fields
 from apps.exchanges.domain.types import Ticker
 from apps.exchanges.enums import MarketTypeChoice
 from apps.exchanges.models import Symbol
@@ -270,10 +270,12 @@ def apply_paper_events(*, order_id: str, events: list[Any]) -> int:
     )
     if order is None or order.status not in OPEN_STATUSES:
         return 0
-    before = order.filled_quantity
+    before = {"status": order.status, "filled_quantity": order.filled_quantity}
     apply_engine_events(order=order, events=events)
-    if order.filled_quantity != before:
-        audit_record(actor=None, owner=order.account.owner, action="order.filled", summary=f"{order}", target=order)
+    changes = diff_fields(before, {"status": order.status, "filled_quantity": order.filled_quantity})
+    if changes:
+        action = "order.filled" if "filled_quantity" in changes else f"order.{order.status.lower()}"
+        audit_record(actor=None, owner=order.account.owner, action=action, summary=f"{order}", target=order, changes=changes)
     push_order_changes(order)
     return sum(1 for e in events if type(e).__name__ == "OrderFilled")
 

@@ -363,9 +363,6 @@ def _place(
         attached_stop_loss=request.stop_loss,
         attached_take_profit=request.take_profit,
     )
-    audit_record(
-        actor=actor, owner=actor, action="order.submitted", summary=f"{order}", target=order, changes={"client_order_id": [None, order.client_order_id]}
-    )
     # The order row is inserted once, as matching left it (a duplicate client_order_id fails
     # here and rolls back this block: a savepoint when a caller's transaction surrounds it).
     if account.is_paper:
@@ -376,6 +373,16 @@ def _place(
 
         transaction.on_commit(lambda: send_live_order_task.delay(str(order.pk)))
     batch.save()
+    # Recorded last: the event names the status matching left, and the audit chain's lock is held
+    # only from here to the commit.
+    audit_record(
+        actor=actor,
+        owner=actor,
+        action="order.submitted",
+        summary=f"{order}",
+        target=order,
+        changes={"client_order_id": [None, order.client_order_id], "status": [None, order.status], "filled_quantity": [None, order.filled_quantity]},
+    )
     from apps.orders.services.push import push_order_changes
 
     push_order_changes(order)

@@ -157,3 +157,28 @@ def test_eight_concurrent_writers_leave_one_valid_chain() -> None:
     results = audit_chain_verify()
     assert all(result.ok for result in results), [result.message for result in results if not result.ok]
     assert AuditEvent.objects.filter(action="bot.decision").count() == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_events_written_while_verifying_are_not_mistaken_for_a_broken_chain() -> None:
+    from apps.audit import verification
+
+    trader = UserFactory()
+    for n in range(3):
+        audit_record(actor=trader, action="bot.decision", summary=f"before {n}")
+    original = verification.verify_month
+
+    def verify_while_someone_writes(month, head, progress=None):  # type: ignore[no-untyped-def]
+        writer = threading.Thread(target=lambda: (audit_record(actor=trader, action="bot.decision", summary="meanwhile"), connections.close_all()))
+        writer.start()
+        writer.join()
+        return original(month, head, progress)
+
+    verification.verify_month = verify_while_someone_writes
+    try:
+        results = audit_chain_verify()
+    finally:
+        verification.verify_month = original
+
+    assert all(result.ok for result in results), [result.message for result in results]
+    assert AuditEvent.objects.filter(summary="meanwhile").exists()
