@@ -91,9 +91,9 @@ def test_a_paper_position_is_liquidated_exactly_when_its_margin_ratio_reaches_10
     assert position.quantity == 0
     if cross:  # the loss and the fee, from the wallet, never more than it holds
         assert usdt.total == (wallet + fill.realized_pnl - fill.fee).quantize(Decimal("1e-18"))  # balances keep 18 places
-        assert fill.realized_pnl - fill.fee >= -wallet
+        assert (fill.realized_pnl - fill.fee).quantize(Decimal("1e-18")) >= -wallet
     else:  # the margin is lost, never more
         assert usdt.total == wallet - margin
-        assert fill.realized_pnl - fill.fee == -margin
+        assert (fill.realized_pnl - fill.fee).quantize(Decimal("1e-18")) == -margin  # the fill keeps more places than balances
     # never filled worse than the mark that liquidated it
     assert (fill.price >= liquidated_at) if long else (fill.price <= liquidated_at)
