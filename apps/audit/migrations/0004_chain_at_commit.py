@@ -54,7 +54,7 @@ BEGIN
 END
 $$;
 CREATE CONSTRAINT TRIGGER audit_chain_at_commit AFTER INSERT ON audit_auditevent
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION tp_audit_chain_event();
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (NEW.hash IS NULL) EXECUTE FUNCTION tp_audit_chain_event();
 """.replace("{genesis}", GENESIS_HASH)
 
 UNCHAIN = """
