@@ -9,7 +9,8 @@ and it is held only while the transaction commits.
 
 The append-only trigger lets through, besides erasing personal data, only that chaining: the
 chain fields going from empty to a value, nothing else changed, from inside the chaining
-trigger (never an UPDATE a role runs itself). Existing events stay as they are.
+trigger, running as the table's owner (never an UPDATE a role runs itself, not even from a
+trigger of its own). Existing events stay as they are.
 """
 
 from django.db import migrations, models
@@ -80,7 +81,9 @@ BEGIN
         RETURN NEW;  -- erasing personal data, nothing else
     END IF;
     IF TG_OP = 'UPDATE'
-        AND pg_trigger_depth() > 1  -- from inside tp_audit_chain_event(), never a statement of its own
+        -- from inside tp_audit_chain_event() (running as its owner), never a statement of a role's own
+        AND pg_trigger_depth() > 1
+        AND (SELECT proowner FROM pg_proc WHERE oid = 'tp_audit_chain_event()'::regprocedure) = (SELECT oid FROM pg_roles WHERE rolname = current_user)
         AND OLD.seq IS NULL AND OLD.prev_hash IS NULL AND OLD.hash IS NULL
         AND NEW.seq IS NOT NULL AND NEW.prev_hash IS NOT NULL AND NEW.hash IS NOT NULL
         AND (NEW.ip_address, NEW.user_agent, NEW.personal_salt) IS NOT DISTINCT FROM (OLD.ip_address, OLD.user_agent, OLD.personal_salt)
