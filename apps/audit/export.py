@@ -107,8 +107,9 @@ def export_lines(*, actor: Any, filters: AuditFilter, export_format: str) -> Ite
                 chunk.append(_csv_line([json.dumps(value) if name == "changes" else ("" if value is None else value) for name, value in record.items()]))
             else:
                 chunk.append(json.dumps(record, ensure_ascii=False) + "\n")
-            first_hash = first_hash or event.hash
-            last_hash = event.hash
+            # Every committed event is chained; only the exporter's own uncommitted ones are not.
+            first_hash = first_hash or event.hash or ""
+            last_hash = event.hash or last_hash
         count += len(batch)
         yield "".join(chunk)
     manifest = {

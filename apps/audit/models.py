@@ -3,7 +3,7 @@
 Range-partitioned by month on `created_at` (see migration 0001); the primary key is
 (id, created_at) because PostgreSQL requires the partition key in it.
 
-Each month's events form one hash chain (migration 0003): event `seq` of a month carries the
+Each month's events form one hash chain (migrations 0003 and 0004: chained at commit): event `seq` of a month carries the
 hash of event `seq - 1` as `prev_hash`, and `AuditChainHead` keeps the month's last position
 and hash, so a missing tail shows as well as an edited or removed row. A trigger refuses
 UPDATE and DELETE, except erasing an event's personal data (client address, user agent),
@@ -52,9 +52,10 @@ class AuditEvent(models.Model):
     personal_salt = models.CharField(max_length=32, null=True, blank=True)
     personal_digest = models.CharField(max_length=64, blank=True)
     request_id = models.CharField(max_length=64, blank=True, help_text="Correlation id: the request or task that caused the event.")
-    seq = models.BigIntegerField(default=0)
-    prev_hash = models.CharField(max_length=64, blank=True)
-    hash = models.CharField(max_length=64, blank=True)
+    # Empty until the event's transaction commits, when the chain trigger fills them (migration 0004).
+    seq = models.BigIntegerField(null=True, blank=True)
+    prev_hash = models.CharField(max_length=64, null=True, blank=True)
+    hash = models.CharField(max_length=64, null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -1,8 +1,10 @@
 """Writing audit events. Called by every other service inside its transaction.
 
-Each event takes the next position in its month's chain: the month's `AuditChainHead` row
-is locked (FOR UPDATE) until the writer's transaction ends, so concurrent writers queue
-and form one chain, and an event that rolls back takes its chain position with it.
+An event is inserted with its chain fields empty, beside its canonical form; the chain
+trigger (migration 0004) chains it when the writer's transaction commits: it locks the month's
+`AuditChainHead` row, hashes the canonical form around the head's hash and next position and
+advances the head. The head is therefore the last lock a writer takes and is held only for its
+commit; concurrent writers still form one chain, and an event that rolls back takes nothing.
 """
 
 from __future__ import annotations
@@ -16,29 +18,19 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from apps.audit import context
-from apps.audit.domain.chain import GENESIS_HASH, ChainedFields, canonical_parts, canonical_time, json_safe, personal_digest
+from apps.audit.domain.chain import ChainedFields, canonical_parts, canonical_time, json_safe, personal_digest
 from apps.audit.models import AuditEvent, AuditVerification
 from apps.audit.verification import Progress, audit_chain_verify
 from apps.core.partitions import period_start
 from apps.core.rls import acting_for
 
-_CREATE_HEAD_SQL = "INSERT INTO audit_auditchainhead (month, seq, hash, updated_at) VALUES (%s, 0, %s, now()) ON CONFLICT (month) DO NOTHING"
-# One statement: lock the month's head (a concurrent writer waits here, then sees the head it
-# left), hash the event over the head's hash and next position, advance the head, insert the event.
-_CHAIN_SQL = """
-WITH head AS (SELECT seq, hash FROM audit_auditchainhead WHERE month = %s FOR UPDATE),
-chained AS (
-    SELECT head.seq + 1 AS seq, head.hash AS prev_hash,
-           encode(sha256(convert_to(%s || head.hash || %s || (head.seq + 1)::text || %s, 'UTF8')), 'hex') AS hash
-    FROM head
-),
-advanced AS (
-    UPDATE audit_auditchainhead SET seq = chained.seq, hash = chained.hash, updated_at = now()
-    FROM chained WHERE audit_auditchainhead.month = %s
+# One statement: the event, and its canonical form around the two values only the chain's head
+# knows (seq and prev_hash) for the chain trigger to hash at commit.
+_INSERT_SQL = """
+WITH pending AS (
+    INSERT INTO audit_auditchainpending (event_id, created_at, before, middle, after) VALUES (%s, %s, %s, %s, %s)
 )
-INSERT INTO audit_auditevent ({columns}, seq, prev_hash, hash)
-SELECT {values}, chained.seq, chained.prev_hash, chained.hash FROM chained
-RETURNING seq, prev_hash, hash
+INSERT INTO audit_auditevent ({columns}) VALUES ({values})
 """
 _CHAIN_COLUMNS = {"seq", "prev_hash", "hash"}
 _ERASE_SQL = (
@@ -63,18 +55,16 @@ def _cast(field: Any) -> str:
 
 
 @cache
-def _chain_sql() -> str:
+def _insert_sql() -> str:
     columns = ", ".join(f'"{field.column}"' for field in _stored_fields())
     values = ", ".join(f"%s::{_cast(field)}" for field in _stored_fields())
-    return _CHAIN_SQL.format(columns=columns, values=values)
+    return _INSERT_SQL.format(columns=columns, values=values)
 
 
-def _append_chained(cursor: Any, event: AuditEvent, month: date) -> tuple[int, str, str] | None:
+def _insert_for_chaining(cursor: Any, event: AuditEvent) -> None:
     before, middle, after = canonical_parts(chained_fields(event))
     values = [field.get_db_prep_save(field.pre_save(event, True), connection) for field in _stored_fields()]
-    cursor.execute(_chain_sql(), [month, before, middle, after, month, *values])
-    row = cursor.fetchone()
-    return None if row is None else (int(row[0]), str(row[1]), str(row[2]))
+    cursor.execute(_insert_sql(), [event.id, event.created_at, before, middle, after, *values])
 
 
 def audit_record(
@@ -111,15 +101,8 @@ def audit_record(
         personal_digest=personal_digest(salt, ip_address, user_agent),
         request_id=context.correlation_id(),
     )
-    month = chain_month(event.created_at)
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-        chained = _append_chained(cursor, event, month)
-        if chained is None:  # the month's first event: its head does not exist yet
-            cursor.execute(_CREATE_HEAD_SQL, [month, GENESIS_HASH])
-            chained = _append_chained(cursor, event, month)
-    if chained is None:
-        raise RuntimeError(f"the audit chain head of {month:%Y-%m} could not be created")
-    event.seq, event.prev_hash, event.hash = chained
+        _insert_for_chaining(cursor, event)
     event._state.adding = False
     event._state.db = connection.alias
     return event
@@ -129,7 +112,7 @@ def chained_fields(event: AuditEvent) -> ChainedFields:
     return ChainedFields(
         id=str(event.id),
         created_at=canonical_time(event.created_at),
-        seq=event.seq,
+        seq=event.seq or 0,  # hashed by the chain trigger at commit, over the position the head gives it
         actor_id=str(event.actor_id) if event.actor_id else None,
         owner_id=str(event.owner_id) if event.owner_id else None,
         actor_kind=event.actor_kind,

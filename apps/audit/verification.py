@@ -67,6 +67,8 @@ def verify_month(month: date, head: AuditChainHead | None, progress: Progress | 
     for row in _event_rows(start, end):
         (event_id, created_at, seq, actor_id, owner_id, actor_kind, actor_ref, actor_name, action, target_type, target_id,
          summary, changes, request_id, digest, stored_prev, stored_hash, salt, ip_address, user_agent) = row  # fmt: skip
+        if seq is None:  # sorted last: chained at commit, so never a committed event audit_record wrote
+            return MonthResult(month, False, checked, event_id, "it is not in the chain (written without being chained)")
         if seq != expected_seq:
             reason = f"position {seq} where {expected_seq} was expected (events before it are missing)"
             return MonthResult(month, False, checked, event_id, reason)

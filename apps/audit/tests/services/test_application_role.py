@@ -75,3 +75,48 @@ def test_the_application_role_may_not_change_or_delete_even_its_own_events() -> 
 
     assert seen == (0,), "another user does not see the event"
     assert AuditEvent.objects.get(id=event.id).summary == "mine"
+
+
+def test_the_application_role_may_not_fill_in_the_chain_fields_of_an_event_it_wrote() -> None:
+    trader = UserFactory()
+    app = _app_connection()
+    try:
+        with pytest.raises(errors.InsufficientPrivilege, match="append-only"), app.transaction():
+            app.execute("SELECT set_config('app.user_id', %s, true)", [str(trader.pk)])
+            app.execute(
+                "INSERT INTO audit_auditevent (id, created_at, actor_id, owner_id, actor_kind, actor_ref, actor_name, action,"
+                " target_type, target_id, summary, changes, personal_digest, request_id)"
+                " VALUES (gen_random_uuid(), now(), %s, %s, 'user', '', '', 'settings.changed', '', '', 'forged', '{}', '', '')",
+                [trader.pk, trader.pk],
+            )
+            app.execute("UPDATE audit_auditevent SET seq = 1, prev_hash = repeat('0', 64), hash = repeat('f', 64) WHERE summary = 'forged'")
+    finally:
+        app.close()
+
+    assert not AuditEvent.objects.filter(summary="forged").exists()
+
+
+def test_the_application_role_may_not_fill_in_chain_fields_from_a_trigger_of_its_own() -> None:
+    trader = UserFactory()
+    app = _app_connection()
+    try:
+        with pytest.raises(errors.InsufficientPrivilege, match="append-only"), app.transaction():
+            app.execute("SELECT set_config('app.user_id', %s, true)", [str(trader.pk)])
+            app.execute(
+                "INSERT INTO audit_auditevent (id, created_at, actor_id, owner_id, actor_kind, actor_ref, actor_name, action,"
+                " target_type, target_id, summary, changes, personal_digest, request_id)"
+                " VALUES (gen_random_uuid(), now(), %s, %s, 'user', '', '', 'settings.changed', '', '', 'forged', '{}', '', '')",
+                [trader.pk, trader.pk],
+            )
+            app.execute("CREATE TEMP TABLE nudge (n int)")
+            app.execute(
+                "CREATE FUNCTION pg_temp.forge() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+                " UPDATE audit_auditevent SET seq = 1, prev_hash = repeat('0', 64), hash = repeat('f', 64) WHERE summary = 'forged';"
+                " RETURN NULL; END $$"
+            )
+            app.execute("CREATE TRIGGER forge AFTER INSERT ON nudge FOR EACH ROW EXECUTE FUNCTION pg_temp.forge()")
+            app.execute("INSERT INTO nudge VALUES (1)")
+    finally:
+        app.close()
+
+    assert not AuditEvent.objects.filter(summary="forged").exists()

@@ -82,6 +82,16 @@ def test_editing_the_changes_of_an_event_makes_verification_fail() -> None:
     assert str(events[1].id) in _verify()
 
 
+def test_an_event_inserted_around_the_chain_makes_verification_fail_naming_it() -> None:
+    _trail(2)
+    trader = UserFactory()
+    forged = AuditEvent.objects.create(actor=trader, owner=trader, action="settings.changed", summary="slipped in")
+
+    message = _verify()
+
+    assert str(forged.id) in message and "not in the chain" in message
+
+
 def test_deleting_an_event_makes_verification_fail_at_the_next_one() -> None:
     events = _trail()
     with append_only_trigger_disabled(), connection.cursor() as cursor:

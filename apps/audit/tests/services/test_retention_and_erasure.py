@@ -12,6 +12,7 @@ from django.db import connection
 from apps.accounts.tests.factories import UserFactory
 from apps.audit.models import AuditChainHead, AuditEvent
 from apps.audit.services import audit_personal_data_erase, audit_record, chain_month
+from apps.audit.tests.chaining import chain_now, stored
 from apps.audit.verification import audit_chain_verify
 from apps.core.partitions import drop_expired_partitions, ensure_partitions_cover, partition_name, partitions_of, policy_for
 from apps.core.request_context import current_ip_address
@@ -27,8 +28,9 @@ def test_audit_events_are_kept_seven_years_by_default() -> None:
 
 def _event_in(moment: datetime, user) -> AuditEvent:
     ensure_partitions_cover(TABLE, moment, moment)
+    chain_now()  # the partition may be new
     with time_machine.travel(moment, tick=False):
-        return audit_record(actor=user, action="settings.changed", summary=f"at {moment:%Y-%m}")
+        return stored(audit_record(actor=user, action="settings.changed", summary=f"at {moment:%Y-%m}"))
 
 
 def test_the_partition_task_drops_months_past_retention_whole_and_keeps_their_chain_head() -> None:
@@ -64,7 +66,7 @@ def test_a_month_dropped_before_its_retention_ended_breaks_verification() -> Non
 def _event_from(address: str, user) -> AuditEvent:
     token = current_ip_address.set(address)
     try:
-        return audit_record(actor=user, action="auth.login", summary="signed in")
+        return stored(audit_record(actor=user, action="auth.login", summary="signed in"))
     finally:
         current_ip_address.reset(token)
 
