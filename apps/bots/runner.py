@@ -58,7 +58,7 @@ import logging
 import re
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -71,6 +71,7 @@ from django.db.models import Q
 
 from apps.audit.context import acting_as_bot
 from apps.audit.services import audit_record
+from apps.backtesting.domain.accounting import book_equity, book_free_cash, perpetual_wallet, spot_cash_after
 from apps.bots.models import Bot, BotLogEntry, BotPerformanceSnapshot, BotStatus
 from apps.core.after_commit import retried_on_failure, retry_hooks_on_failure
 from apps.core.broadcast import rendered_in_time_zone_of
@@ -90,6 +91,7 @@ from apps.orders.models import Order
 from apps.orders.services.market_inputs import fee_schedule, symbol_rules
 from apps.orders.services.paper import apply_paper_events
 from apps.orders.services.placement import OrderRequest, order_cancel, order_submit
+from apps.portfolio.domain.balances import position_margin
 from apps.portfolio.domain.positions import Position
 from apps.portfolio.models import Balance
 from apps.risk.domain.rules import LimitSet
@@ -242,6 +244,7 @@ class RunnerState:
     perpetual: bool
     capital: Decimal = ZERO
     cash: Decimal = ZERO  # spot: quote the bot's fills left it; perpetual: unused (see wallet)
+    leverage: int = 1  # perpetual: of the bot's last accepted opening order; its position's margin is entry notional / leverage
     position: Position = field(default_factory=lambda: Position(""))
     orders: dict[str, TrackedOrder] = field(default_factory=dict)  # by client order id
     started: bool = False  # on_start called in this run
@@ -262,6 +265,7 @@ class RunnerState:
             perpetual=perpetual,
             capital=_dec(data.get("capital")),
             cash=_dec(data.get("cash")),
+            leverage=int(data.get("leverage") or 1),
             position=Position(
                 symbol,
                 quantity=quantity,
@@ -285,6 +289,7 @@ class RunnerState:
         return {
             "capital": dec_text(self.capital),
             "cash": dec_text(self.cash),
+            "leverage": self.leverage,
             "position": {
                 "quantity": dec_text(p.quantity),
                 "entry_price": dec_text(p.entry_price),
@@ -302,27 +307,24 @@ class RunnerState:
             "last_tick": self.last_tick,
         }
 
-    # -- the account a strategy sees (as the backtest's `_Account`) --
+    # -- the account a strategy sees: the backtest account's bookkeeping (`apps.backtesting.domain.accounting`) --
+
+    def wallet(self) -> Decimal:
+        return perpetual_wallet(self.capital, self.position) if self.perpetual else self.cash
 
     def equity_at(self, mark: Decimal) -> Decimal:
-        position = self.position
-        if self.perpetual:
-            return self.capital + position.net_realized + position.unrealized_pnl(mark)
-        return self.cash + position.quantity * mark
+        return book_equity(perpetual=self.perpetual, wallet=self.wallet(), position=self.position, mark=mark)
 
     def free_cash(self) -> Decimal:
-        if self.perpetual:
-            return self.capital + self.position.net_realized - abs(self.position.quantity) * self.position.entry_price
-        return self.cash
+        margin = position_margin(self.position, self.leverage) if self.perpetual else ZERO
+        return book_free_cash(perpetual=self.perpetual, wallet=self.wallet(), margin=margin)
 
     def apply_fill(self, fill: Fill) -> None:
         fee = _fee_in_quote(fill, self.symbol)
-        self.position = self.position.apply(fill, fee_in_quote=fee)
+        in_quote = replace(fill, fee=fee)
+        self.position = self.position.apply(in_quote, fee_in_quote=fee)
         if not self.perpetual:
-            if fill.side is OrderSide.BUY:
-                self.cash -= fill.price * fill.quantity + fee
-            else:
-                self.cash += fill.price * fill.quantity - fee
+            self.cash = spot_cash_after(self.cash, in_quote)
 
     def pending_market(self) -> Decimal:
         return sum((o.signed_remaining for o in self.orders.values() if o.type == OrderType.MARKET.value), ZERO)
@@ -660,6 +662,8 @@ class BarRun:
             self._reject(intent, what, order.reject_reason or "rejected")
             return
         self.orders_placed += 1
+        if self.rules.is_perpetual and not intent.reduce_only:
+            self.state.leverage = intent.leverage
         self.state.orders[intent.client_order_id] = TrackedOrder(
             id=str(order.pk),
             side=intent.side.value,
