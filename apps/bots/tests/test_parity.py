@@ -57,6 +57,7 @@ from apps.bots.selectors import bot_fills, bot_trades
 from apps.bots.services import bot_create, bot_start
 from apps.bots.tests.conftest import paper_account
 from apps.bots.tests.factories import set_book, store_bars, walk
+from apps.exchanges.domain.types import MarketType
 from apps.exchanges.models import Symbol
 from apps.orders.services.market_inputs import symbol_rules
 from apps.strategies.domain.data import OHLCV
@@ -123,11 +124,60 @@ def _trades_key(trades: list[Any]) -> list[tuple[Any, ...]]:
     ]
 
 
+PERPETUAL_CASES = [
+    pytest.param(
+        "sma_cross", {"fast": 3, "slow": 8, "mode": "long_only", "sizing": "fraction", "fraction": 0.3}, 21, "100000", False, {"LONG"}, id="perp-long"
+    ),
+    pytest.param(
+        "sma_cross",
+        {"fast": 3, "slow": 8, "mode": "long_short", "sizing": "fraction", "fraction": 0.3},
+        21,
+        "100000",
+        False,
+        {"LONG", "SHORT"},
+        id="perp-short-and-flip",
+    ),
+    pytest.param(
+        "mean_reversion",
+        {"rsi_period": 5, "oversold": 35.0, "overbought": 65.0, "bb_period": 10, "bb_std": 1.5, "exit": "mid", "fraction": 0.5},
+        6,
+        "100000",
+        "flat",
+        {"LONG"},
+        id="perp-mean_reversion",
+    ),
+]
+
+
 @pytest.mark.parametrize(("strategy", "params", "seed", "capital", "start_at"), CASES)
 def test_a_strategy_trades_the_same_in_a_backtest_and_in_a_paper_bot_fed_the_same_candles(
     sim: dict[str, Symbol], monkeypatch: pytest.MonkeyPatch, strategy: str, params: dict[str, Any], seed: int, capital: str, start_at: bool | str
 ) -> None:
-    sol = sim["SOL/USDT"]
+    _assert_parity(sim["SOL/USDT"], monkeypatch, strategy, params, seed, capital, start_at)
+
+
+@pytest.mark.parametrize(("strategy", "params", "seed", "capital", "start_at", "sides"), PERPETUAL_CASES)
+def test_a_strategy_trades_a_perpetual_the_same_in_a_backtest_and_in_a_paper_bot(
+    sim: dict[str, Symbol],
+    monkeypatch: pytest.MonkeyPatch,
+    strategy: str,
+    params: dict[str, Any],
+    seed: int,
+    capital: str,
+    start_at: bool | str,
+    sides: set[str],
+) -> None:
+    trades = _assert_parity(sim["ETH/USDT:USDT"], monkeypatch, strategy, params, seed, capital, start_at)
+    assert {trade.side for trade in trades} == sides
+    if "SHORT" in sides:  # a cross from long to short is one fill that closes a trade and opens the next
+        flips = [a for a, b in zip(trades, trades[1:], strict=False) if a.exit_time == b.entry_time and a.side != b.side]
+        assert flips, "the case should flip"
+
+
+def _assert_parity(
+    sol: Symbol, monkeypatch: pytest.MonkeyPatch, strategy: str, params: dict[str, Any], seed: int, capital: str, start_at: bool | str
+) -> list[Any]:
+    """Run the bot bar by bar and the backtest over the same stored candles; compare fills, trades and equity; the bot's trades."""
     w = required_bars(create_strategy(strategy, params).params)  # the fewest candles it may start with
     data = walk(N, seed=seed, start=143.0, sigma=0.003)
     if start_at == "flat":
@@ -160,6 +210,7 @@ def test_a_strategy_trades_the_same_in_a_backtest_and_in_a_paper_bot_fed_the_sam
         taker_fee=account.taker_fee_rate,
         slippage_bps=Decimal(0),
         rules=symbol_rules(sol),
+        market_type=MarketType.LINEAR_PERPETUAL if sol.is_perpetual else MarketType.SPOT,
         mode="slow",
     )
     result = run_backtest(create_strategy(strategy, params), bars, config)
@@ -185,3 +236,4 @@ def test_a_strategy_trades_the_same_in_a_backtest_and_in_a_paper_bot_fed_the_sam
     for t in range(w, N - 1):
         equity = snapshots[data.datetime_at(t)]
         assert float(equity) == pytest.approx(result.equity[t - w + offset], abs=1e-6)
+    return ours
