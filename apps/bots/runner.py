@@ -87,7 +87,7 @@ from apps.orders.domain.matching import MatchingEngine, OrderExpired, OrderFille
 from apps.orders.domain.model import Bar, Fill, Liquidity, OrderIntent, OrderSide, OrderStatus, OrderType, SymbolRules, TimeInForce
 from apps.orders.enums import OPEN_STATUSES, OrderSource
 from apps.orders.models import Fill as FillRow
-from apps.orders.models import Order
+from apps.orders.models import FundingSettlement, Order
 from apps.orders.services.market_inputs import fee_schedule, symbol_rules
 from apps.orders.services.paper import apply_paper_events
 from apps.orders.services.placement import OrderRequest, order_cancel, order_submit
@@ -484,6 +484,8 @@ class BarRun:
     # -- steps ---------------------------------------------------------------------------------------
 
     def execute(self) -> None:
+        if self.rules.is_perpetual:
+            self._settle_funding()
         if self.state.orders:
             rows = self._rows(list(self.state.orders))
             if self.bot.account.is_paper and self._match_resting(rows):
@@ -501,6 +503,19 @@ class BarRun:
         self.safe.on_bar(self.ctx, BarView(index, self.bar_time, float(d.open[t]), float(d.high[t]), float(d.low[t]), float(d.close[t]), float(d.volume[t])))
         self._flush()
         self._save()
+
+    def _settle_funding(self) -> None:
+        """The funding whose time fell in this bar (after the previous bar's open, up to this one's), paid or
+        received by the book's position at the rate and mark the paper positions were settled at, before the
+        bar's fills are reported: as the backtest settles funding at the bar, before the fills at its open."""
+        if self.state.position.quantity == 0:
+            return
+        since = self.bar_time - timedelta(seconds=self.tf_seconds)
+        settlements = FundingSettlement.objects.filter(symbol_id=self.bot.symbol_id, funding_time__gt=since, funding_time__lte=self.bar_time)
+        for settlement in settlements.order_by("funding_time"):
+            self.state.position, payment = self.state.position.apply_funding(settlement.rate, settlement.mark)
+            what = "paid" if payment > 0 else "received"
+            self._line("info", f"funding {plain_number(settlement.rate * 100)} %: {what} {plain_number(abs(payment))} {self.rules.quote}")
 
     def _match_resting(self, rows: dict[str, dict[str, Any]]) -> bool:
         """Step 1 (paper): the bot's working orders against this bar, as the backtest matches them. True when something happened."""

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from apps.backtesting.domain.accounting import Trade, round_trips
+from apps.backtesting.domain.accounting import FundingEvent, Trade, round_trips
 from apps.bots.models import Bot, BotLogEntry, BotPerformanceSnapshot, BotStatus
 from apps.bots.runner import RunnerState
 from apps.core.selectors import get_or_not_found
 from apps.orders.domain.model import Fill as FillValue
 from apps.orders.domain.model import Liquidity, OrderSide
 from apps.orders.enums import OPEN_STATUSES
-from apps.orders.models import Fill, Order
+from apps.orders.models import Fill, FundingSettlement, Order
 
 ZERO = Decimal(0)
 
@@ -128,9 +129,19 @@ def bot_fills(*, bot: Bot) -> list[FillValue]:
     ]
 
 
+def bot_funding(*, bot: Bot, since: datetime) -> list[FundingEvent]:
+    """The funding intervals the bot's book settled after `since` (the runner settles each one at the bar it falls in)."""
+    if not bot.symbol.is_perpetual or bot.last_processed_open_time is None:
+        return []
+    rows = FundingSettlement.objects.filter(symbol_id=bot.symbol_id, funding_time__gte=since, funding_time__lte=bot.last_processed_open_time)
+    return [FundingEvent(row.funding_time, row.rate, row.mark) for row in rows.order_by("funding_time")]
+
+
 def bot_trades(*, bot: Bot) -> list[Trade]:
-    """The bot's trades, oldest first (an open one last), built as the backtest builds its own."""
-    return round_trips(bot.symbol.symbol, bot_fills(bot=bot))
+    """The bot's trades, oldest first (an open one last), built as the backtest builds its own (funding included)."""
+    fills = bot_fills(bot=bot)
+    funding = bot_funding(bot=bot, since=fills[0].timestamp) if fills else []
+    return round_trips(bot.symbol.symbol, fills, funding)
 
 
 STATUS_FILTERS = [("", "Any status"), *BotStatus.choices]

@@ -27,6 +27,7 @@ it gapped beyond) with the venue's liquidation fee.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
@@ -235,15 +236,41 @@ class RoundTrips:
         return [*self.trades, self.open_trade.snapshot(None, None, position.realized_pnl)]
 
 
-def round_trips(symbol: str, fills: list[Fill]) -> list[Trade]:
-    """The trades of `fills` (time order, fees in the quote currency), oldest first, an open one last; `entry_bar`/`exit_bar` number the fills."""
+class FundingEvent(NamedTuple):
+    """One funding interval a position settled: at `time`, payment = signed quantity x `mark` x `rate`."""
+
+    time: datetime
+    rate: Decimal
+    mark: Decimal
+
+
+def round_trips(symbol: str, fills: Sequence[Fill], funding: Sequence[FundingEvent] = ()) -> list[Trade]:
+    """The trades of `fills` (time order, fees in the quote currency), oldest first, an open one last; `entry_bar`/`exit_bar` number the fills.
+
+    `funding` (time order) is settled on the position as it stands at each event's time, before
+    the fills at that very time, as the backtest settles funding at a bar before its open's fills.
+    """
     position = Position(symbol)
     trips = RoundTrips()
+    pending = iter(funding)
+    event = next(pending, None)
     for number, fill in enumerate(fills):
+        while event is not None and event.time <= fill.timestamp:
+            position = _settle(position, trips, event)
+            event = next(pending, None)
         after = position.apply(fill, fee_in_quote=fill.fee)
         trips.record(position, after, fill, number)
         position = after
+    while event is not None:
+        position = _settle(position, trips, event)
+        event = next(pending, None)
     return trips.all_trades(position)
+
+
+def _settle(position: Position, trips: RoundTrips, event: FundingEvent) -> Position:
+    after, payment = position.apply_funding(event.rate, event.mark)
+    trips.record_funding(payment)
+    return after
 
 
 class Account:
