@@ -6,6 +6,9 @@ catch-up after a restart is the same loop). `process_closed_candles` does it for
 bot on a symbol and timeframe, loading the candles once.
 
 One bar, in the order `apps.backtesting.domain.engine._Run._process` calls things
+0. (perpetuals) funding whose time fell in the bar is settled on the bot's own position, at the
+   rate and mark the paper positions were settled at (`FundingSettlement`), as the backtest
+   settles funding at a bar before its open's fills;
 1. (paper accounts) the bot's resting orders meet the bar: the same `MatchingEngine.on_bar`
    and fill model as the backtest, fills stamped with the bar's open time. In production the
    paper matcher of `stream_market` usually filled them from trades already; this settles
@@ -28,8 +31,10 @@ One bar, in the order `apps.backtesting.domain.engine._Run._process` calls thing
 
 What the strategy sees of its account is the bot's own book, kept in `Bot.state["runner"]`:
 a capital (the account's quote balance when the bot first started), cash and a domain
-`Position` built by `Position.apply(fill)` from the bot's own fills, as the backtest's account
-does. So the same strategy on the same candles sizes its orders the same way in a backtest and
+`Position` built by `Position.apply(fill)` from the bot's own fills, with equity and free cash
+from the backtest account's own bookkeeping functions (`apps.backtesting.domain.accounting`:
+a perpetual's free cash is the wallet less the rounded-up margin at the leverage of the bot's
+last opening order). So the same strategy on the same candles sizes its orders the same way in a backtest and
 in a paper bot, whatever else the account holds.
 
 Exactly once

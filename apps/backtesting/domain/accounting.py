@@ -1,7 +1,10 @@
 """The account of a backtest: cash or wallet, the domain Position, the trades it makes, and what it can carry.
 
 One bookkeeper for a single-symbol account (spot or a linear perpetual), pure domain code that
-any driver of strategies can use: the backtest engine today, a bot runner as well.
+every driver of strategies uses: the backtest engine keeps an `Account`, the bot runner's book
+uses the same functions (`perpetual_wallet`, `book_equity`, `book_free_cash`,
+`spot_cash_after`), and the bots' trade list is built by the same round-trip builder
+(`RoundTrips`, replayed over stored fills and funding by `round_trips`).
 
 - Spot: `cash` is the quote held; buying spends price x quantity + fee, selling receives
   price x quantity - fee.

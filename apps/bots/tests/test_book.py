@@ -8,7 +8,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from apps.backtesting.domain.accounting import Account, round_trips
+from apps.backtesting.domain.accounting import Account, FundingEvent, round_trips
 from apps.backtesting.domain.engine import default_rules
 from apps.bots.runner import RunnerState
 from apps.exchanges.domain.types import MarketType
@@ -35,22 +35,33 @@ def _fills(steps: list[tuple[OrderSide, int, int]], symbol: str) -> list[Fill]:
 
 
 @settings(max_examples=60, deadline=None)
-@given(steps=fill_steps, leverage=st.integers(1, 20), mark=st.integers(9_000, 11_000))
+@given(
+    steps=fill_steps,
+    leverage=st.integers(1, 20),
+    mark=st.integers(9_000, 11_000),
+    funded=st.lists(st.booleans(), min_size=12, max_size=12),
+    rate=st.sampled_from([Decimal("0.0001"), Decimal("-0.0003")]),
+)
 def test_a_perpetual_bot_book_has_the_equity_free_cash_and_trades_of_a_backtest_account(
-    steps: list[tuple[OrderSide, int, int]], leverage: int, mark: int
+    steps: list[tuple[OrderSide, int, int]], leverage: int, mark: int, funded: list[bool], rate: Decimal
 ) -> None:
     rules = default_rules(MarketType.LINEAR_PERPETUAL)
     fills = _fills(steps, rules.symbol)
     account = Account(Decimal(100_000), rules, leverage)
     book = RunnerState(symbol=rules.symbol, perpetual=True, capital=Decimal(100_000), leverage=leverage, position=Position(rules.symbol))
+    funding: list[FundingEvent] = []
     for bar, fill in enumerate(fills):
+        if funded[bar]:  # funding falls due at this fill's time: settled before it, as at a bar's open
+            funding.append(FundingEvent(fill.timestamp, rate, fill.price))
+            account.apply_funding(rate, fill.price)
+            book.position, _ = book.position.apply_funding(rate, fill.price)
         account.apply_fill(fill, bar)
         book.apply_fill(fill)
     price = Decimal(mark) / 100
     assert book.position == account.position
     assert book.equity_at(price) == account.equity(price)
     assert book.free_cash() == account.free_cash()  # the wallet less the rounded-up margin, in both
-    assert round_trips(rules.symbol, fills) == account.round_trips.all_trades(account.position)
+    assert round_trips(rules.symbol, fills, funding) == account.round_trips.all_trades(account.position)
 
 
 @settings(max_examples=40, deadline=None)
