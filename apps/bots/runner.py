@@ -6,6 +6,9 @@ catch-up after a restart is the same loop). `process_closed_candles` does it for
 bot on a symbol and timeframe, loading the candles once.
 
 One bar, in the order `apps.backtesting.domain.engine._Run._process` calls things
+0. (perpetuals) funding whose time fell in the bar is settled on the bot's own position, at the
+   rate and mark the paper positions were settled at (`FundingSettlement`), as the backtest
+   settles funding at a bar before its open's fills;
 1. (paper accounts) the bot's resting orders meet the bar: the same `MatchingEngine.on_bar`
    and fill model as the backtest, fills stamped with the bar's open time. In production the
    paper matcher of `stream_market` usually filled them from trades already; this settles
@@ -28,8 +31,10 @@ One bar, in the order `apps.backtesting.domain.engine._Run._process` calls thing
 
 What the strategy sees of its account is the bot's own book, kept in `Bot.state["runner"]`:
 a capital (the account's quote balance when the bot first started), cash and a domain
-`Position` built by `Position.apply(fill)` from the bot's own fills, as the backtest's account
-does. So the same strategy on the same candles sizes its orders the same way in a backtest and
+`Position` built by `Position.apply(fill)` from the bot's own fills, with equity and free cash
+from the backtest account's own bookkeeping functions (`apps.backtesting.domain.accounting`:
+a perpetual's free cash is the wallet less the rounded-up margin at the leverage of the bot's
+last opening order). So the same strategy on the same candles sizes its orders the same way in a backtest and
 in a paper bot, whatever else the account holds.
 
 Exactly once
@@ -58,7 +63,7 @@ import logging
 import re
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -71,6 +76,7 @@ from django.db.models import Q
 
 from apps.audit.context import acting_as_bot
 from apps.audit.services import audit_record
+from apps.backtesting.domain.accounting import book_equity, book_free_cash, perpetual_wallet, spot_cash_after
 from apps.bots.models import Bot, BotLogEntry, BotPerformanceSnapshot, BotStatus
 from apps.core.after_commit import retried_on_failure, retry_hooks_on_failure
 from apps.core.broadcast import rendered_in_time_zone_of
@@ -86,10 +92,11 @@ from apps.orders.domain.matching import MatchingEngine, OrderExpired, OrderFille
 from apps.orders.domain.model import Bar, Fill, Liquidity, OrderIntent, OrderSide, OrderStatus, OrderType, SymbolRules, TimeInForce
 from apps.orders.enums import OPEN_STATUSES, OrderSource
 from apps.orders.models import Fill as FillRow
-from apps.orders.models import Order
+from apps.orders.models import FundingSettlement, Order
 from apps.orders.services.market_inputs import fee_schedule, symbol_rules
 from apps.orders.services.paper import apply_paper_events
 from apps.orders.services.placement import OrderRequest, order_cancel, order_submit
+from apps.portfolio.domain.balances import position_margin
 from apps.portfolio.domain.positions import Position
 from apps.portfolio.models import Balance
 from apps.risk.domain.rules import LimitSet
@@ -242,6 +249,7 @@ class RunnerState:
     perpetual: bool
     capital: Decimal = ZERO
     cash: Decimal = ZERO  # spot: quote the bot's fills left it; perpetual: unused (see wallet)
+    leverage: int = 1  # perpetual: of the bot's last accepted opening order; its position's margin is entry notional / leverage
     position: Position = field(default_factory=lambda: Position(""))
     orders: dict[str, TrackedOrder] = field(default_factory=dict)  # by client order id
     started: bool = False  # on_start called in this run
@@ -262,6 +270,7 @@ class RunnerState:
             perpetual=perpetual,
             capital=_dec(data.get("capital")),
             cash=_dec(data.get("cash")),
+            leverage=int(data.get("leverage") or 1),
             position=Position(
                 symbol,
                 quantity=quantity,
@@ -285,6 +294,7 @@ class RunnerState:
         return {
             "capital": dec_text(self.capital),
             "cash": dec_text(self.cash),
+            "leverage": self.leverage,
             "position": {
                 "quantity": dec_text(p.quantity),
                 "entry_price": dec_text(p.entry_price),
@@ -302,27 +312,24 @@ class RunnerState:
             "last_tick": self.last_tick,
         }
 
-    # -- the account a strategy sees (as the backtest's `_Account`) --
+    # -- the account a strategy sees: the backtest account's bookkeeping (`apps.backtesting.domain.accounting`) --
+
+    def wallet(self) -> Decimal:
+        return perpetual_wallet(self.capital, self.position) if self.perpetual else self.cash
 
     def equity_at(self, mark: Decimal) -> Decimal:
-        position = self.position
-        if self.perpetual:
-            return self.capital + position.net_realized + position.unrealized_pnl(mark)
-        return self.cash + position.quantity * mark
+        return book_equity(perpetual=self.perpetual, wallet=self.wallet(), position=self.position, mark=mark)
 
     def free_cash(self) -> Decimal:
-        if self.perpetual:
-            return self.capital + self.position.net_realized - abs(self.position.quantity) * self.position.entry_price
-        return self.cash
+        margin = position_margin(self.position, self.leverage) if self.perpetual else ZERO
+        return book_free_cash(perpetual=self.perpetual, wallet=self.wallet(), margin=margin)
 
     def apply_fill(self, fill: Fill) -> None:
         fee = _fee_in_quote(fill, self.symbol)
-        self.position = self.position.apply(fill, fee_in_quote=fee)
+        in_quote = replace(fill, fee=fee)
+        self.position = self.position.apply(in_quote, fee_in_quote=fee)
         if not self.perpetual:
-            if fill.side is OrderSide.BUY:
-                self.cash -= fill.price * fill.quantity + fee
-            else:
-                self.cash += fill.price * fill.quantity - fee
+            self.cash = spot_cash_after(self.cash, in_quote)
 
     def pending_market(self) -> Decimal:
         return sum((o.signed_remaining for o in self.orders.values() if o.type == OrderType.MARKET.value), ZERO)
@@ -482,6 +489,8 @@ class BarRun:
     # -- steps ---------------------------------------------------------------------------------------
 
     def execute(self) -> None:
+        if self.rules.is_perpetual:
+            self._settle_funding()
         if self.state.orders:
             rows = self._rows(list(self.state.orders))
             if self.bot.account.is_paper and self._match_resting(rows):
@@ -499,6 +508,19 @@ class BarRun:
         self.safe.on_bar(self.ctx, BarView(index, self.bar_time, float(d.open[t]), float(d.high[t]), float(d.low[t]), float(d.close[t]), float(d.volume[t])))
         self._flush()
         self._save()
+
+    def _settle_funding(self) -> None:
+        """The funding whose time fell in this bar (after the previous bar's open, up to this one's), paid or
+        received by the book's position at the rate and mark the paper positions were settled at, before the
+        bar's fills are reported: as the backtest settles funding at the bar, before the fills at its open."""
+        if self.state.position.quantity == 0:
+            return
+        since = self.bar_time - timedelta(seconds=self.tf_seconds)
+        settlements = FundingSettlement.objects.filter(symbol_id=self.bot.symbol_id, funding_time__gt=since, funding_time__lte=self.bar_time)
+        for settlement in settlements.order_by("funding_time"):
+            self.state.position, payment = self.state.position.apply_funding(settlement.rate, settlement.mark)
+            what = "paid" if payment > 0 else "received"
+            self._line("info", f"funding {plain_number(settlement.rate * 100)} %: {what} {plain_number(abs(payment))} {self.rules.quote}")
 
     def _match_resting(self, rows: dict[str, dict[str, Any]]) -> bool:
         """Step 1 (paper): the bot's working orders against this bar, as the backtest matches them. True when something happened."""
@@ -660,6 +682,8 @@ class BarRun:
             self._reject(intent, what, order.reject_reason or "rejected")
             return
         self.orders_placed += 1
+        if self.rules.is_perpetual and not intent.reduce_only:
+            self.state.leverage = intent.leverage
         self.state.orders[intent.client_order_id] = TrackedOrder(
             id=str(order.pk),
             side=intent.side.value,

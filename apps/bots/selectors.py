@@ -9,14 +9,14 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
+from apps.backtesting.domain.accounting import FundingEvent, Trade, round_trips
 from apps.bots.models import Bot, BotLogEntry, BotPerformanceSnapshot, BotStatus
 from apps.bots.runner import RunnerState
 from apps.core.selectors import get_or_not_found
 from apps.orders.domain.model import Fill as FillValue
 from apps.orders.domain.model import Liquidity, OrderSide
 from apps.orders.enums import OPEN_STATUSES
-from apps.orders.models import Fill, Order
-from apps.portfolio.domain.positions import Position
+from apps.orders.models import Fill, FundingSettlement, Order
 
 ZERO = Decimal(0)
 
@@ -104,79 +104,6 @@ def bot_summary(bot: Bot) -> BotSummary:
 # Trades ------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class BotTrade:
-    """The life of a non-flat position of the bot, as the backtest counts trades."""
-
-    side: str  # LONG or SHORT
-    entry_time: datetime
-    exit_time: datetime | None
-    quantity: Decimal  # everything bought (long) or sold (short) into the trade
-    entry_price: Decimal
-    exit_price: Decimal | None
-    fees: Decimal
-    pnl: Decimal  # realised less fees; 0 while open
-
-    @property
-    def is_open(self) -> bool:
-        return self.exit_time is None
-
-
-class _Open:
-    def __init__(self, side: str, when: datetime, qty: Decimal, price: Decimal, fee: Decimal, realized: Decimal) -> None:
-        self.side, self.when = side, when
-        self.qty_in, self.notional_in = qty, qty * price
-        self.qty_out, self.notional_out = ZERO, ZERO
-        self.fees, self.realized_start = fee, realized
-
-    def trade(self, exit_time: datetime | None, realized_now: Decimal) -> BotTrade:
-        closed = exit_time is not None
-        return BotTrade(
-            self.side,
-            self.when,
-            exit_time,
-            self.qty_in,
-            self.notional_in / self.qty_in,
-            self.notional_out / self.qty_out if self.qty_out else None,
-            self.fees,
-            (realized_now - self.realized_start - self.fees) if closed else ZERO,
-        )
-
-
-def trades_from_fills(symbol: str, fills: list[FillValue]) -> list[BotTrade]:
-    """Round trips from fills in time order: opened from flat, closed back at flat; a flip closes one and opens the next."""
-    position = Position(symbol)
-    trades: list[BotTrade] = []
-    current: _Open | None = None
-    for fill in fills:
-        before = position
-        position = before.apply(fill, fee_in_quote=fill.fee)
-        held, quantity = before.quantity, fill.quantity
-        if held == 0 or current is None:
-            current = _Open("LONG" if fill.side is OrderSide.BUY else "SHORT", fill.timestamp, quantity, fill.price, fill.fee, before.realized_pnl)
-            continue
-        if (held > 0) is (fill.side is OrderSide.BUY):
-            current.qty_in += quantity
-            current.notional_in += quantity * fill.price
-            current.fees += fill.fee
-            continue
-        closing = min(abs(held), quantity)
-        opening = quantity - closing
-        fee_close = fill.fee if opening == 0 else fill.fee * closing / quantity
-        current.qty_out += closing
-        current.notional_out += closing * fill.price
-        current.fees += fee_close
-        if position.quantity == 0 or opening > 0:
-            trades.append(current.trade(fill.timestamp, position.realized_pnl))
-            current = None
-        if opening > 0:
-            side = "LONG" if fill.side is OrderSide.BUY else "SHORT"
-            current = _Open(side, fill.timestamp, opening, fill.price, fill.fee - fee_close, position.realized_pnl)
-    if current is not None:
-        trades.append(current.trade(None, position.realized_pnl))
-    return trades
-
-
 def bot_fills(*, bot: Bot) -> list[FillValue]:
     rows = (
         Fill.objects.filter(order__bot=bot)
@@ -202,9 +129,19 @@ def bot_fills(*, bot: Bot) -> list[FillValue]:
     ]
 
 
-def bot_trades(*, bot: Bot) -> list[BotTrade]:
-    """The bot's trades, oldest first (an open one last)."""
-    return trades_from_fills(bot.symbol.symbol, bot_fills(bot=bot))
+def bot_funding(*, bot: Bot, since: datetime) -> list[FundingEvent]:
+    """The funding intervals the bot's book settled after `since` (the runner settles each one at the bar it falls in)."""
+    if not bot.symbol.is_perpetual or bot.last_processed_open_time is None:
+        return []
+    rows = FundingSettlement.objects.filter(symbol_id=bot.symbol_id, funding_time__gte=since, funding_time__lte=bot.last_processed_open_time)
+    return [FundingEvent(row.funding_time, row.rate, row.mark) for row in rows.order_by("funding_time")]
+
+
+def bot_trades(*, bot: Bot) -> list[Trade]:
+    """The bot's trades, oldest first (an open one last), built as the backtest builds its own (funding included)."""
+    fills = bot_fills(bot=bot)
+    funding = bot_funding(bot=bot, since=fills[0].timestamp) if fills else []
+    return round_trips(bot.symbol.symbol, fills, funding)
 
 
 STATUS_FILTERS = [("", "Any status"), *BotStatus.choices]

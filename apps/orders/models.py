@@ -113,3 +113,21 @@ class Fill(models.Model):
     def net_pnl(self) -> Decimal:
         """Realised P&L less the fee: what the fill changed the wallet by (a liquidation: what was lost)."""
         return self.realized_pnl - self.fee
+
+
+class FundingSettlement(BaseModel):
+    """One funding interval of a perpetual as paper positions were settled for it: market data, no user's rows.
+
+    Bots replay it on their own books (`apps.bots.runner`), so a bot's account pays the funding
+    its share of the position paid, at the same rate and mark."""
+
+    symbol = models.ForeignKey(Symbol, on_delete=models.CASCADE, related_name="+")
+    funding_time = models.DateTimeField()
+    rate = models.DecimalField(max_digits=38, decimal_places=18)
+    mark = models.DecimalField(max_digits=38, decimal_places=18)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["symbol", "funding_time"], name="orders_funding_settlement_once")]
+
+    def __str__(self) -> str:
+        return f"{self.symbol_id} funding {self.rate} at {self.funding_time}"

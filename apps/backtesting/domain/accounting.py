@@ -1,7 +1,10 @@
 """The account of a backtest: cash or wallet, the domain Position, the trades it makes, and what it can carry.
 
 One bookkeeper for a single-symbol account (spot or a linear perpetual), pure domain code that
-any driver of strategies can use: the backtest engine today, a bot runner as well.
+every driver of strategies uses: the backtest engine keeps an `Account`, the bot runner's book
+uses the same functions (`perpetual_wallet`, `book_equity`, `book_free_cash`,
+`spot_cash_after`), and the bots' trade list is built by the same round-trip builder
+(`RoundTrips`, replayed over stored fills and funding by `round_trips`).
 
 - Spot: `cash` is the quote held; buying spends price x quantity + fee, selling receives
   price x quantity - fee.
@@ -27,6 +30,7 @@ it gapped beyond) with the venue's liquidation fee.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
@@ -162,6 +166,116 @@ def round_down_to_lot(quantity: Decimal, lot: Decimal) -> Decimal:
     return (quantity / lot).to_integral_value(rounding=ROUND_DOWN) * lot
 
 
+def spot_cash_after(cash: Decimal, fill: Fill) -> Decimal:
+    """Spot quote held after `fill` (its fee in the quote): a buy spends price x quantity + fee, a sell receives price x quantity - fee."""
+    if fill.side is _BUY:
+        return cash - (fill.price * fill.quantity + fill.fee)
+    return cash + (fill.price * fill.quantity - fill.fee)
+
+
+def perpetual_wallet(initial: Decimal, position: Position, adjustment: Decimal = ZERO) -> Decimal:
+    """A perpetual wallet: the capital + the position's net realised P&L (fees and funding) + liquidations' extra change."""
+    return initial + position.net_realized + adjustment
+
+
+def book_equity(*, perpetual: bool, wallet: Decimal, position: Position, mark: Decimal) -> Decimal:
+    """Equity at `mark`: perpetual, the wallet + unrealised P&L; spot, the quote held (`wallet`) + the base at the mark."""
+    if perpetual:
+        return wallet + position.unrealized_pnl(mark)
+    return wallet + position.quantity * mark
+
+
+def book_free_cash(*, perpetual: bool, wallet: Decimal, margin: Decimal) -> Decimal:
+    """What new orders may use: perpetual, the wallet less the position's margin (`position_margin`); spot, the quote held."""
+    return wallet - margin if perpetual else wallet
+
+
+class RoundTrips:
+    """The round-trip builder: trades from fills in time order, opened from flat, closed back at flat; a flip closes one and opens the next.
+
+    `record` takes each fill with the position before and after it (`Position.apply`), so the
+    account that books the fill decides nothing twice; `round_trips` replays a list of fills.
+    """
+
+    __slots__ = ("open_trade", "trades")
+
+    def __init__(self) -> None:
+        self.trades: list[Trade] = []
+        self.open_trade: OpenTrade | None = None
+
+    def record(self, before: Position, after: Position, fill: Fill, bar: int, *, liquidated: bool = False) -> None:
+        held = before.quantity
+        quantity = fill.quantity
+        trade = self.open_trade
+        if held == 0 or trade is None:
+            self.open_trade = OpenTrade("LONG" if fill.side is _BUY else "SHORT", bar, fill.timestamp, quantity, fill.price, fill.fee, before.realized_pnl)
+            return
+        if (held > 0) is (fill.side is _BUY):
+            trade.qty_in += quantity
+            trade.notional_in += quantity * fill.price
+            trade.fees += fill.fee
+            return
+        closing = min(abs(held), quantity)
+        opening = quantity - closing
+        fee_close = fill.fee if opening == 0 else fill.fee * closing / quantity
+        trade.qty_out += closing
+        trade.notional_out += closing * fill.price
+        trade.fees += fee_close
+        if after.quantity == 0 or opening > 0:
+            self.trades.append(trade.snapshot(bar, fill.timestamp, after.realized_pnl, liquidated=liquidated))
+            self.open_trade = None
+        if opening > 0:
+            side = "LONG" if fill.side is _BUY else "SHORT"
+            self.open_trade = OpenTrade(side, bar, fill.timestamp, opening, fill.price, fill.fee - fee_close, after.realized_pnl)
+
+    def record_funding(self, payment: Decimal) -> None:
+        if self.open_trade is not None:
+            self.open_trade.funding += payment
+
+    def all_trades(self, position: Position) -> list[Trade]:
+        """The closed trades, then the open one (if any) as it stands."""
+        if self.open_trade is None:
+            return list(self.trades)
+        return [*self.trades, self.open_trade.snapshot(None, None, position.realized_pnl)]
+
+
+class FundingEvent(NamedTuple):
+    """One funding interval a position settled: at `time`, payment = signed quantity x `mark` x `rate`."""
+
+    time: datetime
+    rate: Decimal
+    mark: Decimal
+
+
+def round_trips(symbol: str, fills: Sequence[Fill], funding: Sequence[FundingEvent] = ()) -> list[Trade]:
+    """The trades of `fills` (time order, fees in the quote currency), oldest first, an open one last; `entry_bar`/`exit_bar` number the fills.
+
+    `funding` (time order) is settled on the position as it stands at each event's time, before
+    the fills at that very time, as the backtest settles funding at a bar before its open's fills.
+    """
+    position = Position(symbol)
+    trips = RoundTrips()
+    pending = iter(funding)
+    event = next(pending, None)
+    for number, fill in enumerate(fills):
+        while event is not None and event.time <= fill.timestamp:
+            position = _settle(position, trips, event)
+            event = next(pending, None)
+        after = position.apply(fill, fee_in_quote=fill.fee)
+        trips.record(position, after, fill, number)
+        position = after
+    while event is not None:
+        position = _settle(position, trips, event)
+        event = next(pending, None)
+    return trips.all_trades(position)
+
+
+def _settle(position: Position, trips: RoundTrips, event: FundingEvent) -> Position:
+    after, payment = position.apply_funding(event.rate, event.mark)
+    trips.record_funding(payment)
+    return after
+
+
 class Account:
     """Cash or wallet, the domain Position, and the trades it makes (see the module docstring)."""
 
@@ -182,11 +296,10 @@ class Account:
         "initial",
         "isolated",
         "leverage",
-        "open_trade",
         "perpetual",
         "position",
+        "round_trips",
         "rules",
-        "trades",
     )
 
     def __init__(self, initial: Decimal, rules: SymbolRules, leverage: int, margin_mode: MarginMode = MarginMode.ISOLATED) -> None:
@@ -198,8 +311,7 @@ class Account:
         self.position = Position(rules.symbol)
         self.cash = initial  # spot: quote held; perpetual: unused (the wallet is initial + net realised + adjustment)
         self.adjustment = ZERO  # perpetual: liquidations' wallet change beyond their P&L and fee
-        self.trades: list[Trade] = []
-        self.open_trade: OpenTrade | None = None
+        self.round_trips = RoundTrips()
         self.funding_paid = ZERO
         self._admitted: tuple[Fill, Position] | None = None  # the last fill `refusal` passed, and the position after it
         self._liquidation_for: tuple[Position, Decimal] | None = None  # what the cached liquidation price was computed for
@@ -212,8 +324,16 @@ class Account:
         self._floats = (0.0, 0.0, 0.0)
         self._mmr = float(rules.maintenance_margin_rate)
 
+    @property
+    def trades(self) -> list[Trade]:
+        return self.round_trips.trades
+
+    @property
+    def open_trade(self) -> OpenTrade | None:
+        return self.round_trips.open_trade
+
     def wallet(self) -> Decimal:
-        return self.initial + self.position.net_realized + self.adjustment if self.perpetual else self.cash
+        return perpetual_wallet(self.initial, self.position, self.adjustment) if self.perpetual else self.cash
 
     def margin(self) -> Decimal:
         if not self.perpetual:
@@ -229,15 +349,10 @@ class Account:
         return margin
 
     def free_cash(self) -> Decimal:
-        if self.perpetual:
-            return self.wallet() - self.margin()
-        return self.cash
+        return book_free_cash(perpetual=self.perpetual, wallet=self.wallet(), margin=self.margin())
 
     def equity(self, mark: Decimal) -> Decimal:
-        position = self.position
-        if self.perpetual:
-            return self.wallet() + position.unrealized_pnl(mark)
-        return self.cash + position.quantity * mark
+        return book_equity(perpetual=self.perpetual, wallet=self.wallet(), position=self.position, mark=mark)
 
     def segment(self) -> tuple[float, float]:
         """(A, q) with equity = A + q x close while nothing changes."""
@@ -267,7 +382,7 @@ class Account:
         if self._clearly_carried(fill, held, after_quantity):
             return None
         after = position.apply(fill, fee_in_quote=fill.fee)
-        wallet_after = self.initial + after.net_realized + self.adjustment
+        wallet_after = perpetual_wallet(self.initial, after, self.adjustment)
         equity_after = wallet_after + after.unrealized_pnl(fill.price)
         if equity_after < self._margin_of(after):
             return "perpetual: not enough free margin at the fill price"
@@ -351,40 +466,14 @@ class Account:
         self._admitted = None
         self.position = after
         if not self.perpetual:
-            if fill.side is _BUY:
-                self.cash -= fill.price * fill.quantity + fill.fee
-            else:
-                self.cash += fill.price * fill.quantity - fill.fee
-        held = before.quantity
-        quantity = fill.quantity
-        trade = self.open_trade
-        if held == 0 or trade is None:
-            self.open_trade = OpenTrade("LONG" if fill.side is _BUY else "SHORT", bar, fill.timestamp, quantity, fill.price, fill.fee, before.realized_pnl)
-            return
-        if (held > 0) is (fill.side is _BUY):
-            trade.qty_in += quantity
-            trade.notional_in += quantity * fill.price
-            trade.fees += fill.fee
-            return
-        closing = min(abs(held), quantity)
-        opening = quantity - closing
-        fee_close = fill.fee if opening == 0 else fill.fee * closing / quantity
-        trade.qty_out += closing
-        trade.notional_out += closing * fill.price
-        trade.fees += fee_close
-        if after.quantity == 0 or opening > 0:
-            self.trades.append(trade.snapshot(bar, fill.timestamp, after.realized_pnl, liquidated=liquidated))
-            self.open_trade = None
-        if opening > 0:
-            side = "LONG" if fill.side is _BUY else "SHORT"
-            self.open_trade = OpenTrade(side, bar, fill.timestamp, opening, fill.price, fill.fee - fee_close, after.realized_pnl)
+            self.cash = spot_cash_after(self.cash, fill)
+        self.round_trips.record(before, after, fill, bar, liquidated=liquidated)
 
     def apply_funding(self, rate: Decimal, mark: Decimal) -> None:
         after, payment = self.position.apply_funding(rate, mark)
         self.position = after
         self.funding_paid += payment
-        if self.open_trade is not None:
-            self.open_trade.funding += payment
+        self.round_trips.record_funding(payment)
 
     # -- liquidation ----------------------------------------------------------------------------
 

@@ -52,14 +52,16 @@ from apps.accounts.tests.factories import UserFactory
 from apps.backtesting.data import stored_bars
 from apps.backtesting.domain.engine import BacktestConfig, run_backtest
 from apps.bots.models import BotLogEntry, BotPerformanceSnapshot
-from apps.bots.runner import bot_process_bar, required_bars
+from apps.bots.runner import RunnerState, bot_process_bar, required_bars
 from apps.bots.selectors import bot_fills, bot_trades
 from apps.bots.services import bot_create, bot_start
 from apps.bots.tests.conftest import paper_account
 from apps.bots.tests.factories import set_book, store_bars, walk
+from apps.exchanges.domain.types import MarketType
 from apps.exchanges.models import Symbol
 from apps.orders.services.market_inputs import symbol_rules
-from apps.strategies.domain.data import OHLCV
+from apps.orders.services.paper import funding_settle
+from apps.strategies.domain.data import OHLCV, to_decimal
 from apps.strategies.domain.registry import create_strategy
 
 pytestmark = pytest.mark.django_db
@@ -123,11 +125,81 @@ def _trades_key(trades: list[Any]) -> list[tuple[Any, ...]]:
     ]
 
 
+PERPETUAL_CASES = [
+    pytest.param(
+        "sma_cross", {"fast": 3, "slow": 8, "mode": "long_only", "sizing": "fraction", "fraction": 0.3}, 21, "100000", False, {"LONG"}, None, id="perp-long"
+    ),
+    pytest.param(
+        "sma_cross",
+        {"fast": 3, "slow": 8, "mode": "long_short", "sizing": "fraction", "fraction": 0.3},
+        21,
+        "100000",
+        False,
+        {"LONG", "SHORT"},
+        None,
+        id="perp-short-and-flip",
+    ),
+    pytest.param(
+        "mean_reversion",
+        {"rsi_period": 5, "oversold": 35.0, "overbought": 65.0, "bb_period": 10, "bb_std": 1.5, "exit": "mid", "fraction": 0.5},
+        6,
+        "100000",
+        "flat",
+        {"LONG"},
+        None,
+        id="perp-mean_reversion",
+    ),
+    pytest.param(
+        "sma_cross",
+        {"fast": 3, "slow": 8, "mode": "long_short", "sizing": "fraction", "fraction": 0.3},
+        21,
+        "100000",
+        False,
+        {"LONG", "SHORT"},
+        Decimal("0.0005"),
+        id="perp-funding",
+    ),
+]
+FUNDING_INTERVAL = timedelta(hours=1)  # the funding cases settle hourly, so that the candles span funding times
+
+
 @pytest.mark.parametrize(("strategy", "params", "seed", "capital", "start_at"), CASES)
 def test_a_strategy_trades_the_same_in_a_backtest_and_in_a_paper_bot_fed_the_same_candles(
     sim: dict[str, Symbol], monkeypatch: pytest.MonkeyPatch, strategy: str, params: dict[str, Any], seed: int, capital: str, start_at: bool | str
 ) -> None:
-    sol = sim["SOL/USDT"]
+    _assert_parity(sim["SOL/USDT"], monkeypatch, strategy, params, seed, capital, start_at)
+
+
+@pytest.mark.parametrize(("strategy", "params", "seed", "capital", "start_at", "sides", "funding"), PERPETUAL_CASES)
+def test_a_strategy_trades_a_perpetual_the_same_in_a_backtest_and_in_a_paper_bot(
+    sim: dict[str, Symbol],
+    monkeypatch: pytest.MonkeyPatch,
+    strategy: str,
+    params: dict[str, Any],
+    seed: int,
+    capital: str,
+    start_at: bool | str,
+    sides: set[str],
+    funding: Decimal | None,
+) -> None:
+    trades = _assert_parity(sim["ETH/USDT:USDT"], monkeypatch, strategy, params, seed, capital, start_at, funding)
+    assert {trade.side for trade in trades} == sides
+    if "SHORT" in sides:  # a cross from long to short is one fill that closes a trade and opens the next
+        flips = [a for a, b in zip(trades, trades[1:], strict=False) if a.exit_time == b.entry_time and a.side != b.side]
+        assert flips, "the case should flip"
+
+
+def _assert_parity(
+    sol: Symbol,
+    monkeypatch: pytest.MonkeyPatch,
+    strategy: str,
+    params: dict[str, Any],
+    seed: int,
+    capital: str,
+    start_at: bool | str,
+    funding: Decimal | None = None,
+) -> list[Any]:
+    """Run the bot bar by bar and the backtest over the same stored candles; compare fills, trades and equity; the bot's trades."""
     w = required_bars(create_strategy(strategy, params).params)  # the fewest candles it may start with
     data = walk(N, seed=seed, start=143.0, sigma=0.003)
     if start_at == "flat":
@@ -147,10 +219,14 @@ def test_a_strategy_trades_the_same_in_a_backtest_and_in_a_paper_bot_fed_the_sam
         store_bars(sol, data, [t])
         set_book(sol, data.open[t + 1])  # the market when bar t has just closed: bar t+1's open
         clock["now"] = data.datetime_at(t + 1)
+        if funding is not None and data.datetime_at(t + 1).timestamp() % FUNDING_INTERVAL.total_seconds() == 0:
+            # the stream settles paper positions when a funding time passes, at the mark then: bar t+1's open
+            funding_settle(symbol=sol, rate=funding, mark=to_decimal(data.open[t + 1]), at=data.datetime_at(t + 1))
         report = bot_process_bar(bot_id=bot.pk, open_time=data.datetime_at(t))
         assert report.processed == 1 and not report.errors
     store_bars(sol, data, [N - 1])
     monkeypatch.undo()
+    bot.refresh_from_db()
 
     start = data.datetime_at(w if from_bar_w else 0)
     bars = stored_bars(symbol=sol, timeframe="1m", start=start, end=data.datetime_at(N - 1) + timedelta(minutes=1))
@@ -160,7 +236,10 @@ def test_a_strategy_trades_the_same_in_a_backtest_and_in_a_paper_bot_fed_the_sam
         taker_fee=account.taker_fee_rate,
         slippage_bps=Decimal(0),
         rules=symbol_rules(sol),
+        market_type=MarketType.LINEAR_PERPETUAL if sol.is_perpetual else MarketType.SPOT,
         mode="slow",
+        funding_rate=funding,
+        funding_interval_hours=int(FUNDING_INTERVAL.total_seconds()) // 3600,
     )
     result = run_backtest(create_strategy(strategy, params), bars, config)
     offset = 0 if from_bar_w else w  # the backtest bar of the bot's first bar
@@ -185,3 +264,9 @@ def test_a_strategy_trades_the_same_in_a_backtest_and_in_a_paper_bot_fed_the_sam
     for t in range(w, N - 1):
         equity = snapshots[data.datetime_at(t)]
         assert float(equity) == pytest.approx(result.equity[t - w + offset], abs=1e-6)
+    if funding is not None:
+        assert result.funding_paid != 0, "the case should pay funding"
+        book = RunnerState.from_state(bot.state, symbol=sol.symbol, perpetual=True)
+        assert book.position.funding_paid == result.funding_paid
+        assert sum((trade.funding for trade in ours), Decimal(0)) == result.funding_paid
+    return ours

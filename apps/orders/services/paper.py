@@ -31,7 +31,7 @@ from apps.orders.domain.fill_model import FillModel
 from apps.orders.domain.matching import MatchingEngine
 from apps.orders.domain.model import MarginMode, OrderIntent, OrderSide, OrderType, TimeInForce
 from apps.orders.enums import OPEN_STATUSES, OrderSource
-from apps.orders.models import Order
+from apps.orders.models import FundingSettlement, Order
 from apps.orders.services.liquidation import (
     liquidation_due,
     margin_call_percent,
@@ -326,7 +326,11 @@ def _collect_funding(balance: Balance, position: Position, payment: Decimal) -> 
 
 
 def funding_settle(*, symbol: Symbol, rate: Decimal, mark: Decimal, at: datetime) -> int:
-    """Pay or receive one funding interval on every open paper position in a perpetual (once per interval)."""
+    """Pay or receive one funding interval on every open paper position in a perpetual (once per interval).
+
+    The interval is recorded (`FundingSettlement`, the first rate and mark given for it) for bots to
+    settle their own books with."""
+    FundingSettlement.objects.get_or_create(symbol=symbol, funding_time=at, defaults={"rate": rate, "mark": mark})
     settled = 0
     positions = Position.objects.select_for_update(of=("self",)).filter(symbol=symbol, account__mode="paper").exclude(quantity=0).select_related("account")
     for position in positions:
