@@ -20,6 +20,7 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    path("", include("apps.home.urls")),
     path("", include("apps.core.urls")),
     path("accounts/", include("apps.accounts.urls")),
     path("audit/", include("apps.audit.urls")),

@@ -14,7 +14,7 @@ class Section:
 
 
 MAIN_SECTIONS: list[Section] = [
-    Section("dashboard", "Dashboard", "core:dashboard"),
+    Section("dashboard", "Dashboard", "home:dashboard"),
     Section("market", "Market", "market:index"),
     Section("orders", "Orders", "orders:list"),
     Section("positions", "Positions", "portfolio:positions"),
