@@ -27,6 +27,7 @@ urlpatterns = [
     path("market/", include("apps.market.urls")),
     path("connections/", include("apps.exchanges.urls")),
     path("orders/", include("apps.orders.urls")),
+    path("positions/", include("apps.orders.positions.urls")),
     path("positions/", include("apps.portfolio.urls")),
     path("risk/", include("apps.risk.urls")),
     path("bots/", include("apps.bots.urls")),

@@ -17,7 +17,7 @@ MAIN_SECTIONS: list[Section] = [
     Section("dashboard", "Dashboard", "home:dashboard"),
     Section("market", "Market", "market:index"),
     Section("orders", "Orders", "orders:list"),
-    Section("positions", "Positions", "portfolio:positions"),
+    Section("positions", "Positions", "positions:list"),
     Section("bots", "Bots", "bots:list"),
     Section("strategies", "Strategies", "strategies:list"),
     Section("backtests", "Backtests", "backtesting:list"),
