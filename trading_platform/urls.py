@@ -20,12 +20,14 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    path("", include("apps.home.urls")),
     path("", include("apps.core.urls")),
     path("accounts/", include("apps.accounts.urls")),
     path("audit/", include("apps.audit.urls")),
     path("market/", include("apps.market.urls")),
     path("connections/", include("apps.exchanges.urls")),
     path("orders/", include("apps.orders.urls")),
+    path("positions/", include("apps.orders.positions.urls")),
     path("positions/", include("apps.portfolio.urls")),
     path("risk/", include("apps.risk.urls")),
     path("bots/", include("apps.bots.urls")),

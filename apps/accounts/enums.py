@@ -1,5 +1,7 @@
 from django.db import models
 
+from apps.core.api.scopes import ApiKeyScope as ApiKeyScope  # the scopes are shared by every app's API
+
 
 class Theme(models.TextChoices):
     AUTO = "auto", "Follow the system"
@@ -31,9 +33,3 @@ class AccountsErrorCode(models.TextChoices):
     TWO_FACTOR_ALREADY_ENABLED = "two_factor_already_enabled"
     TWO_FACTOR_NOT_ENABLED = "two_factor_not_enabled"
     TOKEN_REVOKED = "token_revoked"
-
-
-class ApiKeyScope(models.TextChoices):
-    READ = "read", "Read: accounts, balances, orders, positions, bots, market data"
-    TRADE = "trade", "Trade: place and cancel orders, close positions"
-    BOTS = "bots", "Bots: create, change, start, pause, resume and stop bots"

@@ -70,7 +70,7 @@ def _safe_next(request: HttpRequest) -> str | None:
 @require_http_methods(["GET", "POST"])
 def register_view(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
-        return redirect("core:dashboard")
+        return redirect("home:dashboard")
     form = RegistrationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -92,7 +92,7 @@ def register_view(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def login_view(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
-        return redirect(_safe_next(request) or "core:dashboard")
+        return redirect(_safe_next(request) or "home:dashboard")
     form = EmailLoginForm(request, data=request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = form.get_user()
@@ -103,7 +103,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
             return redirect("accounts:login_two_factor")
         login_failures_clear(email=user.email, address=client_address(request))
         login(request, user, backend=EMAIL_BACKEND_PATH)
-        return redirect(_staff_landing(user) or _safe_next(request) or "core:dashboard")
+        return redirect(_staff_landing(user) or _safe_next(request) or "home:dashboard")
     context = {"form": form, "next": _safe_next(request) or ""}
     return render(request, "accounts/login.html", context, status=400 if form.errors else 200)
 
@@ -146,7 +146,7 @@ def login_two_factor_view(request: HttpRequest) -> HttpResponse:
             del request.session[PENDING_SIGN_IN_KEY]
             login(request, user, backend=EMAIL_BACKEND_PATH)
             step_up_mark_fresh(request, user)
-            return redirect(next_url or "core:dashboard")
+            return redirect(next_url or "home:dashboard")
     return render(request, "accounts/login_two_factor.html", {"form": form}, status=400 if form.errors else 200)
 
 

@@ -16,6 +16,8 @@ from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from typing import Any
 
+from django.apps import apps as django_apps
+
 from apps.audit.models import ActorKind
 from apps.core.logging import current_request_id
 from apps.core.request_context import current_ip_address
@@ -76,9 +78,8 @@ def system_actor_for_task(task_name: str) -> str:
 
 
 def _is_api_key(auth: Any) -> bool:
-    from apps.accounts.models import ApiKey  # accounts' services record events: import on use
-
-    return isinstance(auth, ApiKey)
+    # accounts sits above audit (its services record events): look its model up by label
+    return isinstance(auth, django_apps.get_model("accounts", "ApiKey"))
 
 
 def actor_detail(actor: Any | None) -> ActorDetail:

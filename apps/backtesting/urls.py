@@ -11,7 +11,6 @@ urlpatterns = [
     path("compare/", views.backtest_compare_view, name="compare"),
     path("optimisations/", optimisation_views.optimisations_view, name="optimisations"),
     path("optimisations/<uuid:optimisation_id>/", optimisation_views.optimisation_detail_view, name="optimisation"),
-    path("optimisations/<uuid:optimisation_id>/bot/", optimisation_views.optimisation_bot_create_view, name="optimisation_bot"),
     path("<uuid:backtest_id>/", views.backtest_detail_view, name="detail"),
     path("<uuid:backtest_id>/status/", views.backtest_status_view, name="status"),
     path("<uuid:backtest_id>/trades.csv", views.backtest_trades_csv_view, name="trades_csv"),

@@ -12,6 +12,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from apps.accounts.auth import request_user
 from apps.accounts.forms import apply_application_error
+from apps.backtesting.selectors import optimisation_get
 from apps.bots.forms import BotForm, BotParamsForm, apply_param_errors, strategy_description
 from apps.bots.models import Bot, BotStatus
 from apps.bots.selectors import (
@@ -26,6 +27,7 @@ from apps.bots.selectors import (
 )
 from apps.bots.services import BotLimits, bot_action, bot_create, bot_delete, bot_update_params
 from apps.core.errors import ApplicationError
+from apps.portfolio.mode import current_mode
 from apps.portfolio.selectors import trading_account_list
 
 
@@ -190,3 +192,40 @@ def bot_delete_view(request: HttpRequest, bot_id: str) -> HttpResponse:
     if request.htmx:  # type: ignore[attr-defined]
         return HttpResponseClientRedirect("/bots/")
     return redirect("bots:list")
+
+
+@login_required
+@require_POST
+def optimisation_bot_create_view(request: HttpRequest, optimisation_id: str) -> HttpResponse:
+    """One click: a stopped bot with this row's parameters, in your account on the optimisation's exchange
+    (the paper one while the header says Paper, the live one in Live mode)."""
+    user = request_user(request)
+    optimisation = optimisation_get(actor=user, optimisation_id=optimisation_id)
+    try:
+        params = json.loads(request.POST.get("params", "{}"))
+    except ValueError:
+        params = None
+    if not isinstance(params, dict):
+        messages.error(request, "That row's parameters could not be read.")
+        return redirect("backtesting:optimisation", optimisation_id=optimisation.pk)
+    mode = current_mode(request)
+    account = trading_account_list(actor=user, mode=mode).filter(exchange=optimisation.symbol.exchange).first()
+    if account is None:
+        messages.error(request, f"You have no {mode} account on {optimisation.symbol.exchange.name}; create one on the Orders page first.")
+        return redirect("backtesting:optimisation", optimisation_id=optimisation.pk)
+    label = ", ".join(f"{key}={value}" for key, value in params.items())
+    try:
+        bot = bot_create(
+            actor=user,
+            name=f"{optimisation.strategy} {label}"[:80],
+            account=account,
+            symbol=optimisation.symbol,
+            timeframe=optimisation.timeframe,
+            strategy=optimisation.strategy,
+            params={**optimisation.base_params, **params},
+        )
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return redirect("backtesting:optimisation", optimisation_id=optimisation.pk)
+    messages.success(request, f"Bot {bot.name!r} created in {account.name}; start it when you are ready.")
+    return redirect("bots:detail", bot_id=bot.pk)

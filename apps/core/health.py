@@ -81,19 +81,33 @@ def _one_line(exc: Exception) -> str:
     return f"{type(exc).__name__}: {text[0] if text else ''}".strip()
 
 
-def check_stream() -> ComponentStatus:
-    """The market stream's heartbeat (apps.market.heartbeat): fresh, and storing candles for every venue that sends."""
-    from apps.market.heartbeat import heartbeat_read, stream_health
-
-    try:
-        health = stream_health(heartbeat_read())
-    except Exception as exc:  # noqa: BLE001
-        return ComponentStatus("stream", False, _one_line(exc))
-    return ComponentStatus("stream", health.ok, health.detail, extra={"venues": health.venues})
-
-
 RegisteredCheck = Callable[[], ComponentStatus]
+VenueStatuses = Callable[[], dict[str, dict[str, str]]]
 _registered_checks: dict[str, RegisteredCheck] = {}
+_stream_check: RegisteredCheck | None = None
+_venue_statuses: VenueStatuses | None = None
+
+
+def register_stream_check(check: RegisteredCheck) -> None:
+    """The market stream's check (registered by the market app): it runs on its own, needs no database,
+    and also decides the "live market data is delayed" banner."""
+    global _stream_check
+    _stream_check = check
+
+
+def register_venue_statuses(statuses: VenueStatuses) -> None:
+    """Each venue's last known status (registered by the exchanges app), reported beside the checks."""
+    global _venue_statuses
+    _venue_statuses = statuses
+
+
+def check_stream() -> ComponentStatus:
+    if _stream_check is None:
+        return ComponentStatus("stream", False, "no stream check registered")
+    try:
+        return _stream_check()
+    except Exception as exc:  # noqa: BLE001 - a health check reports, it does not raise
+        return ComponentStatus("stream", False, _one_line(exc))
 
 
 def register_check(name: str, check: RegisteredCheck) -> None:
@@ -156,13 +170,10 @@ def run_checks(timeout: float = CHECK_TIMEOUT_SECONDS) -> list[ComponentStatus]:
 
 def exchange_statuses() -> dict[str, dict[str, str]]:
     """Each enabled venue's last known status (operational, degraded, down) with its detail."""
-    from apps.exchanges.models import Exchange
-
+    if _venue_statuses is None:
+        return {}
     try:
-        return {
-            code: {"status": status, "detail": detail}
-            for code, status, detail in Exchange.objects.filter(enabled=True).values_list("code", "status", "status_detail")
-        }
+        return _venue_statuses()
     except Exception as exc:  # noqa: BLE001
         return {"error": {"status": "unknown", "detail": _one_line(exc)}}
 

@@ -14,10 +14,10 @@ class Section:
 
 
 MAIN_SECTIONS: list[Section] = [
-    Section("dashboard", "Dashboard", "core:dashboard"),
+    Section("dashboard", "Dashboard", "home:dashboard"),
     Section("market", "Market", "market:index"),
     Section("orders", "Orders", "orders:list"),
-    Section("positions", "Positions", "portfolio:positions"),
+    Section("positions", "Positions", "positions:list"),
     Section("bots", "Bots", "bots:list"),
     Section("strategies", "Strategies", "strategies:list"),
     Section("backtests", "Backtests", "backtesting:list"),

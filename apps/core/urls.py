@@ -5,6 +5,5 @@ from apps.core import views
 app_name = "core"
 
 urlpatterns = [
-    path("", views.dashboard_view, name="dashboard"),
     path("section/<slug:section>/", views.planned_section_view, name="planned"),
 ]

@@ -53,16 +53,6 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def dashboard_view(request: HttpRequest) -> HttpResponse:
-    from apps.portfolio.dashboard import dashboard_figures
-    from apps.portfolio.mode import current_mode
-
-    figures = dashboard_figures(actor=request.user, mode=current_mode(request))
-    template = "core/dashboard.html#dashboard-body" if request.htmx else "core/dashboard.html"  # type: ignore[attr-defined]
-    return render(request, template, {"active_section": "dashboard", "figures": figures})
-
-
-@login_required
 def planned_section_view(request: HttpRequest, section: str) -> HttpResponse:
     planned = PLANNED_SECTIONS[section]
     return render(request, "core/planned_section.html", {"section": planned, "active_section": section})

@@ -7,7 +7,11 @@ class ExchangesConfig(AppConfig):
     verbose_name = "Exchanges"
 
     def ready(self) -> None:
+        from apps.core.health import register_venue_statuses
         from apps.core.schedules import Schedule, register_schedule
+        from apps.exchanges.health import venue_statuses
+
+        register_venue_statuses(venue_statuses)
 
         for code in ("SIM", "BINANCE", "BYBIT", "OKX"):
             register_schedule(

@@ -15,8 +15,12 @@ class MarketConfig(AppConfig):
     def ready(self) -> None:
         from django.conf import settings
 
+        from apps.core.health import register_stream_check
         from apps.core.partitions import PartitionPolicy, register_policy
         from apps.core.schedules import Schedule, register_schedule
+        from apps.market.health import check_stream
+
+        register_stream_check(check_stream)
 
         for timeframe, interval in CANDLE_PARTITION_INTERVAL.items():
             days = settings.CANDLE_RETENTION_DAYS.get(timeframe)

@@ -41,6 +41,7 @@ from apps.exchanges.selectors import watched_symbols
 from apps.exchanges.services import exchange_record_outcome
 from apps.market.groups import MARKET_EVENT_TYPE, exchange_group, symbol_group
 from apps.market.heartbeat import HEARTBEAT_SECONDS, Heartbeat, VenueBeat, heartbeat_write
+from apps.market.hooks import PaperMatching, TickOffers, stream_hooks
 from apps.market.live import book_to_dict, live_store, ticker_to_dict
 from apps.market.presentation import book_rows, ticker_view
 from apps.market.services.candles import candles_rollup_from_1m, candles_upsert, last_stored_open_time
@@ -108,8 +109,8 @@ class MarketStreamer:
     user_data: bool = True  # follow the user-data streams of live accounts (apps.orders.services.live_stream)
     _gateways: dict[str, ExchangeGateway] = field(default_factory=dict)
     _tasks: dict[str, list[asyncio.Task[None]]] = field(default_factory=dict)
-    _paper: Any = None
-    _ticks: Any = None
+    _paper: PaperMatching | None = None
+    _ticks: TickOffers | None = None
     _next_funding: dict[Any, tuple[datetime, Any]] = field(default_factory=dict)  # symbol -> (due, rate for that interval)
     database_reconnects: int = 0
     heartbeat_seconds: float = HEARTBEAT_SECONDS
@@ -144,18 +145,12 @@ class MarketStreamer:
         publisher = asyncio.create_task(self._publish_forever(layer, stop))
         heart = asyncio.create_task(self._repeat("heartbeat", self.heartbeat_once, stop, every=self.heartbeat_seconds))
         background = [refresher, publisher, heart]
-        if self.bot_ticks:
-            from apps.bots.tasks import TickDispatcher
-
-            self._ticks = TickDispatcher()
-        if self.user_data:
-            from apps.orders.services.live_stream import UserDataStreams
-
-            background.append(asyncio.create_task(UserDataStreams(exchange_codes=self.exchange_codes).run(stop)))
-        if self.paper_matching:
-            from apps.orders.services.paper import PaperMatcher
-
-            self._paper = PaperMatcher()
+        if self.bot_ticks and stream_hooks.tick_dispatcher is not None:
+            self._ticks = stream_hooks.tick_dispatcher()
+        if self.user_data and stream_hooks.user_data_streams is not None:
+            background.append(asyncio.create_task(stream_hooks.user_data_streams(exchange_codes=self.exchange_codes).run(stop)))
+        if self.paper_matching and stream_hooks.paper_matcher is not None:
+            self._paper = stream_hooks.paper_matcher()
             background += [asyncio.create_task(self._paper_sync_forever(stop)), asyncio.create_task(self._funding_forever(stop))]
         try:
             await stop.wait()
@@ -394,12 +389,16 @@ class MarketStreamer:
     # Paper trading -------------------------------------------------------------------
 
     def _feed_paper(self, symbol: Symbol, trades: list[Trade]) -> None:
+        paper = self._paper
+        if paper is None:
+            return
         for trade in trades:
-            self._paper.on_trade(symbol, trade.price, trade.quantity, trade.timestamp)
+            paper.on_trade(symbol, trade.price, trade.quantity, trade.timestamp)
 
     async def _paper_sync_forever(self, stop: asyncio.Event) -> None:
         async def sync() -> None:
-            await self._db(self._paper.sync, [state.symbol.pk for state in self.states.values()])
+            if self._paper is not None:
+                await self._db(self._paper.sync, [state.symbol.pk for state in self.states.values()])
 
         await self._repeat("paper order sync", sync, stop, every=1)
 
@@ -409,8 +408,9 @@ class MarketStreamer:
 
     async def funding_once(self) -> None:
         """Settle each perpetual whose funding time has passed and note the next one's rate."""
-        from apps.orders.services.paper import funding_settle
-
+        funding_settle = stream_hooks.funding_settle
+        if funding_settle is None:
+            return
         for state in list(self.states.values()):
             symbol = state.symbol
             if not symbol.is_perpetual or state.ticker is None:
@@ -492,12 +492,12 @@ def store_closed_candles(*, symbol: Symbol, candles: list[Candle]) -> int:
     for timeframe in TIMEFRAMES[1:]:
         span = timedelta(seconds=timeframe_seconds(timeframe))
         candles_rollup_from_1m(symbol=symbol, timeframe=timeframe, start=align_open_time(first, timeframe), end=last + span)
-    try:  # bots deciding on the bars these candles closed (their runner catches up in order)
-        from apps.bots.tasks import enqueue_for_closed_candles
-
-        enqueue_for_closed_candles(symbol_id=symbol.pk, first=min(c.open_time for c in candles), last=max(c.open_time for c in candles))
-    except Exception:  # never lose candles over it: the bots' beat fallback catches up
-        logger.exception("enqueueing bots for %s failed", symbol)
+    first_open, last_open = min(c.open_time for c in candles), max(c.open_time for c in candles)
+    for listener in stream_hooks.closed_candles:  # bots deciding on the bars these candles closed (their runner catches up in order)
+        try:
+            listener(symbol_id=symbol.pk, first=first_open, last=last_open)
+        except Exception:  # never lose candles over it: the bots' beat fallback catches up
+            logger.exception("enqueueing bots for %s failed", symbol)
     return written
 
 

@@ -16,7 +16,13 @@ class OrdersConfig(AppConfig):
 
         from apps.core.partitions import PartitionPolicy, register_policy
         from apps.core.schedules import Schedule, register_schedule
+        from apps.market.hooks import register_paper_matching, register_user_data_streams
+        from apps.orders.services.live_stream import UserDataStreams
+        from apps.orders.services.paper import PaperMatcher, funding_settle
 
+        # The market stream feeds paper orders and follows live accounts' user-data streams.
+        register_paper_matching(matcher=PaperMatcher, funding_settle=funding_settle)
+        register_user_data_streams(UserDataStreams)
         register_policy(PartitionPolicy(table="orders_fill", interval="month", ahead=2, retention=None))
         # Live accounts are reconciled with their venues every minute (beat) ...
         register_schedule(

@@ -13,10 +13,11 @@ from django_htmx.http import trigger_client_event
 from apps.accounts.auth import request_user
 from apps.accounts.forms import apply_application_error
 from apps.core.errors import ApplicationError
-from apps.orders.forms import OrderForm, PaperAccountForm
+from apps.orders.forms import OrderForm
 from apps.orders.selectors import ORDER_TABS, order_list
 from apps.orders.services.placement import OrderRequest, new_client_order_id, order_cancel, order_submit
 from apps.orders.services.preview import order_preview
+from apps.portfolio.forms import PaperAccountForm
 from apps.portfolio.mode import current_mode
 from apps.portfolio.presentation import balances_context
 from apps.portfolio.selectors import trading_account_list

@@ -5,10 +5,7 @@ from apps.portfolio import views
 app_name = "portfolio"
 
 urlpatterns = [
-    path("", views.positions_view, name="positions"),
     path("mode/", views.mode_switch_view, name="mode"),
     path("accounts/paper/", views.paper_account_create_view, name="paper_account_create"),
     path("accounts/live/", views.live_account_create_view, name="live_account_create"),
-    path("<uuid:position_id>/close/", views.position_close_view, name="close"),
-    path("<uuid:position_id>/exits/", views.position_exits_view, name="exits"),
 ]

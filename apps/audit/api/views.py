@@ -16,8 +16,6 @@ from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from apps.accounts.auth import request_user
-from apps.accounts.enums import ApiKeyScope
 from apps.audit.api.serializers import AuditEventOutputSerializer
 from apps.audit.export import FORMATS, export_filename, export_lines
 from apps.audit.filters import ACTION_GROUPS, AuditFilter, audit_filter_from_params
@@ -25,6 +23,7 @@ from apps.audit.models import ActorKind, AuditEvent
 from apps.audit.selectors import audit_event_list
 from apps.core import rls
 from apps.core.api.schema import ErrorOutputSerializer
+from apps.core.api.scopes import ApiKeyScope
 from apps.core.errors import ValidationError
 
 FILTER_PARAMETERS = [
@@ -72,7 +71,7 @@ class IgnoreFormatNegotiation(DefaultContentNegotiation):
 
 
 def _filters(request: Request) -> AuditFilter:
-    actor = request_user(request)
+    actor = request.user
     filters = audit_filter_from_params(request.query_params, actor=actor, strict_scope=True)
     if filters.everyone:
         rls.allow_staff_view(request._request)
@@ -94,7 +93,7 @@ class AuditEventListApi(generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self) -> QuerySet[AuditEvent]:
-        return audit_event_list(actor=request_user(self.request), filters=_filters(self.request)).select_related(None)
+        return audit_event_list(actor=self.request.user, filters=_filters(self.request)).select_related(None)
 
 
 class AuditEventExportApi(APIView):
@@ -117,8 +116,6 @@ class AuditEventExportApi(APIView):
         if export_format not in FORMATS:
             raise ValidationError.for_field("format", f"format must be csv or jsonl, not {export_format!r}.")
         filters = _filters(request)
-        response = StreamingHttpResponse(
-            export_lines(actor=request_user(request), filters=filters, export_format=export_format), content_type=FORMATS[export_format]
-        )
+        response = StreamingHttpResponse(export_lines(actor=request.user, filters=filters, export_format=export_format), content_type=FORMATS[export_format])
         response["Content-Disposition"] = f'attachment; filename="{export_filename(export_format)}"'
         return response

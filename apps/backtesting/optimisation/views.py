@@ -12,7 +12,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 
 from apps.accounts.auth import request_user
 from apps.accounts.forms import apply_application_error
@@ -124,44 +124,3 @@ def optimisation_detail_view(request: HttpRequest, optimisation_id: str) -> Http
     context = {"active_section": "backtests", "optimisation": optimisation, "rows": rows, "sort": sort, "descending": descending}
     template = "backtesting/optimisation_detail.html#results" if request.htmx else "backtesting/optimisation_detail.html"  # type: ignore[attr-defined]
     return render(request, template, context)
-
-
-@login_required
-@require_POST
-def optimisation_bot_create_view(request: HttpRequest, optimisation_id: str) -> HttpResponse:
-    """One click: a stopped bot with this row's parameters, in your account on the optimisation's exchange
-    (the paper one while the header says Paper, the live one in Live mode)."""
-    from apps.bots.services import bot_create
-    from apps.portfolio.mode import current_mode
-    from apps.portfolio.selectors import trading_account_list
-
-    user = request_user(request)
-    optimisation = optimisation_get(actor=user, optimisation_id=optimisation_id)
-    try:
-        params = json.loads(request.POST.get("params", "{}"))
-    except ValueError:
-        params = None
-    if not isinstance(params, dict):
-        messages.error(request, "That row's parameters could not be read.")
-        return redirect("backtesting:optimisation", optimisation_id=optimisation.pk)
-    mode = current_mode(request)
-    account = trading_account_list(actor=user, mode=mode).filter(exchange=optimisation.symbol.exchange).first()
-    if account is None:
-        messages.error(request, f"You have no {mode} account on {optimisation.symbol.exchange.name}; create one on the Orders page first.")
-        return redirect("backtesting:optimisation", optimisation_id=optimisation.pk)
-    label = ", ".join(f"{key}={value}" for key, value in params.items())
-    try:
-        bot = bot_create(
-            actor=user,
-            name=f"{optimisation.strategy} {label}"[:80],
-            account=account,
-            symbol=optimisation.symbol,
-            timeframe=optimisation.timeframe,
-            strategy=optimisation.strategy,
-            params={**optimisation.base_params, **params},
-        )
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-        return redirect("backtesting:optimisation", optimisation_id=optimisation.pk)
-    messages.success(request, f"Bot {bot.name!r} created in {account.name}; start it when you are ready.")
-    return redirect("bots:detail", bot_id=bot.pk)

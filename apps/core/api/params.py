@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.db.models import Q, QuerySet
 from drf_spectacular.utils import OpenApiParameter
 
 from apps.core.api.fields import NOT_STRIPPED
@@ -67,3 +68,13 @@ def int_param(params: Mapping[str, Any], name: str, default: int, minimum: int, 
     if not minimum <= value <= maximum:
         raise ValidationError.for_field(name, f"{name} must be between {minimum} and {maximum}, got {value}.")
     return value
+
+
+SYMBOL_PARAM = OpenApiParameter("symbol", str, description="BTC/USDT, BTC/USDT:USDT or a slug (BTC-USDT-PERP); exact match.")
+
+
+def symbol_filter(queryset: QuerySet[Any], params: Mapping[str, Any]) -> QuerySet[Any]:
+    symbol = params.get("symbol", "").strip()
+    if not symbol:
+        return queryset
+    return queryset.filter(Q(symbol__symbol__iexact=symbol) | Q(symbol__slug__iexact=symbol))

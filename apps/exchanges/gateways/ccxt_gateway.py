@@ -1,8 +1,8 @@
 """Binance, Bybit and OKX through ccxt.pro (REST and WebSocket), behind `ExchangeGateway`.
 
-Everything ccxt returns is converted at this boundary: numbers to `Decimal` (through `str`, so
-the venue's shortest decimal form survives), times to aware UTC datetimes, ccxt's exceptions to
-the platform's (`apps.exchanges.errors`). Quantities are in base units for every market: OKX
+Everything ccxt returns is converted at this boundary (the payloads by `ccxt_payloads`): numbers
+to `Decimal` (through `str`, so the venue's shortest decimal form survives), times to aware UTC
+datetimes, ccxt's exceptions to the platform's (`apps.exchanges.errors`). Quantities are in base units for every market: OKX
 swaps trade in contracts, so quantities are converted with the market's contract size both ways.
 
 Retries: temporary failures (ccxt's NetworkError family and HTTP 5xx) are retried with
@@ -27,9 +27,8 @@ from collections import Counter
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import aclosing, suppress
 from contextvars import ContextVar
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
@@ -40,14 +39,11 @@ from apps.core.errors import ApplicationError, ValidationError
 from apps.exchanges.domain.timeframes import UnknownTimeframe, timeframe_seconds
 from apps.exchanges.domain.types import (
     Balance,
-    BookLevel,
     Candle,
     FundingRate,
     MarketInfo,
-    MarketType,
     OrderBook,
     OrderRequest,
-    Side,
     Ticker,
     Trade,
     VenueOrder,
@@ -65,10 +61,11 @@ from apps.exchanges.errors import (
     OrderNotFoundError,
     UnknownSymbolError,
 )
+from apps.exchanges.gateways import ccxt_payloads as payload
 from apps.exchanges.gateways.base import Credentials
 
 T = TypeVar("T")
-Raw = dict[str, Any]
+Raw = payload.Raw
 
 IP_BAN_DEFAULT_SECONDS = 120.0  # Binance's shortest ban, used when a 418 carries no Retry-After
 MARGIN_MODES = ("cross", "isolated")
@@ -243,216 +240,6 @@ def _build_exchange(
     return exchange
 
 
-# Conversions -----------------------------------------------------------------------------
-
-
-def _dec(value: Any) -> Decimal:
-    if isinstance(value, Decimal):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return Decimal(int(value))  # 100.0 -> 100, not Decimal("100.0")
-    return Decimal(str(value))
-
-
-def _opt_dec(value: Any) -> Decimal | None:
-    return None if value is None or value == "" else _dec(value)
-
-
-def _utc(milliseconds: Any) -> datetime:
-    if milliseconds is None:
-        return datetime.now(tz=UTC)
-    return datetime.fromtimestamp(int(milliseconds) / 1000, tz=UTC)
-
-
-def _milliseconds(moment: datetime) -> int:
-    if moment.tzinfo is None:
-        raise ValidationError.for_field("since", "since must be timezone-aware")
-    return int(moment.timestamp() * 1000)
-
-
-def _contract_size(market: Raw) -> Decimal:
-    """Base units per contract: OKX swaps trade in contracts, the other venues in base units."""
-    size = market.get("contractSize")
-    return _dec(size) if market.get("contract") and size else Decimal(1)
-
-
-def _market_type(market: Raw) -> MarketType | None:
-    if market.get("spot"):
-        return MarketType.SPOT
-    if market.get("swap") and market.get("linear") and market.get("settle") == "USDT":
-        return MarketType.LINEAR_PERPETUAL
-    return None
-
-
-def _market_info(market: Raw, market_type: MarketType, default_perp_leverage: int) -> MarketInfo:
-    precision, limits = market.get("precision") or {}, market.get("limits") or {}
-    size = _contract_size(market)
-    lot = _dec(precision["amount"]) * size
-    min_quantity = _opt_dec((limits.get("amount") or {}).get("min"))
-    max_leverage = (limits.get("leverage") or {}).get("max")
-    if market_type is MarketType.SPOT:
-        leverage = 1  # the platform trades spot without margin
-    else:
-        leverage = int(max_leverage) if max_leverage else default_perp_leverage
-    return MarketInfo(
-        symbol=market["symbol"],
-        venue_symbol=market["id"],
-        base=market["base"],
-        quote=market["quote"],
-        market_type=market_type,
-        tick_size=_dec(precision["price"]),
-        lot_size=lot,
-        min_quantity=min_quantity * size if min_quantity is not None else lot,
-        min_notional=_opt_dec((limits.get("cost") or {}).get("min")) or Decimal(0),
-        max_leverage=leverage,
-        active=bool(market.get("active")),
-    )
-
-
-def _candle(row: list[Any]) -> Candle:
-    open_time, open_, high, low, close, volume = row[:6]
-    return Candle(
-        open_time=_utc(open_time),
-        open=_dec(open_),
-        high=_dec(high),
-        low=_dec(low),
-        close=_dec(close),
-        volume=_dec(volume if volume is not None else 0),  # ccxt already reads OKX swaps' volume in base units
-    )
-
-
-def _ticker(raw: Raw) -> Ticker:
-    last = raw.get("last") if raw.get("last") is not None else raw.get("close")
-    if last is None:
-        raise ExchangeError(f"ticker for {raw.get('symbol')} has no last price")
-    return Ticker(
-        symbol=raw["symbol"],
-        last=_dec(last),
-        bid=_opt_dec(raw.get("bid")),
-        ask=_opt_dec(raw.get("ask")),
-        open_24h=_opt_dec(raw.get("open")),
-        high_24h=_opt_dec(raw.get("high")),
-        low_24h=_opt_dec(raw.get("low")),
-        base_volume_24h=_opt_dec(raw.get("baseVolume")),
-        quote_volume_24h=_opt_dec(raw.get("quoteVolume")),
-        timestamp=_utc(raw.get("timestamp")),
-    )
-
-
-def _levels(rows: list[list[Any]], depth: int) -> tuple[BookLevel, ...]:
-    return tuple(BookLevel(price=_dec(row[0]), quantity=_dec(row[1])) for row in rows[:depth])
-
-
-def _order_book(raw: Raw, symbol: str, depth: int) -> OrderBook:
-    return OrderBook(
-        symbol=raw.get("symbol") or symbol,
-        bids=_levels(raw.get("bids") or [], depth),
-        asks=_levels(raw.get("asks") or [], depth),
-        timestamp=_utc(raw.get("timestamp")),
-    )
-
-
-def _trade(raw: Raw, size: Decimal) -> Trade:
-    return Trade(
-        symbol=raw["symbol"],
-        trade_id=str(raw["id"]),
-        price=_dec(raw["price"]),
-        quantity=_dec(raw["amount"]) * size,
-        side=Side(raw["side"]),
-        timestamp=_utc(raw.get("timestamp")),
-    )
-
-
-def _order_type(raw: Raw) -> str:
-    unified = str(raw.get("type") or "limit")
-    if raw.get("takeProfitPrice") is not None:
-        return "take_profit"
-    if raw.get("triggerPrice") is not None or raw.get("stopLossPrice") is not None:
-        return "stop_market" if unified == "market" else "stop_limit"
-    return unified
-
-
-def _venue_order(raw: Raw, size: Decimal) -> VenueOrder:
-    info = raw.get("info") or {}
-    fee = raw.get("fee") or {}
-    price = _opt_dec(raw.get("price"))
-    stop = raw.get("triggerPrice") or raw.get("stopLossPrice") or raw.get("takeProfitPrice")
-    return VenueOrder(
-        venue_order_id=str(raw["id"]),
-        # Binance's cancel reply puts a fresh cancel id in clientOrderId and ours in origClientOrderId.
-        client_order_id=info.get("origClientOrderId") or raw.get("clientOrderId"),
-        symbol=raw["symbol"],
-        side=Side(raw["side"]),
-        order_type=_order_type(raw),
-        status=str(raw.get("status") or "open"),
-        price=price if price else None,
-        stop_price=_opt_dec(stop),
-        quantity=_dec(raw.get("amount") or 0) * size,
-        filled=_dec(raw.get("filled") or 0) * size,
-        average_price=_opt_dec(raw.get("average")),
-        fee=_opt_dec(fee.get("cost")),
-        fee_currency=fee.get("currency"),
-        timestamp=_utc(raw.get("timestamp") or raw.get("lastUpdateTimestamp")),
-    )
-
-
-def _streamed_order(raw: Raw, size: Decimal) -> VenueOrder:
-    """An order from the user-data stream. ccxt keeps the first event's fee on later events of the
-    same order, so the fee is rebuilt from this event's own trade: its commission per unit
-    (`n` / `l`) times everything filled so far, the rate the ledger applies to each new fill."""
-    order = _venue_order(raw, size)
-    info = raw.get("info") or {}
-    commission, last_quantity = _opt_dec(info.get("n")), _opt_dec(info.get("l"))
-    if commission is None or not last_quantity or order.filled <= 0:
-        return order
-    return replace(order, fee=commission / (last_quantity * size) * order.filled, fee_currency=info.get("N") or order.fee_currency)
-
-
-def _liquidation_order(raw: Raw, size: Decimal) -> VenueOrder:
-    """ccxt's liquidation structure as the filled order that closed the position."""
-    info = raw.get("info") or {}
-    quantity = _dec(raw.get("contracts") or 0) * size
-    timestamp = raw.get("timestamp")
-    venue_order_id = str(info.get("orderId") or info.get("ordId") or info.get("orderID") or f"{raw['symbol']}-{timestamp}")
-    return VenueOrder(
-        venue_order_id=venue_order_id,
-        client_order_id=info.get("clientOrderId") or f"autoclose-{venue_order_id}",
-        symbol=raw["symbol"],
-        side=Side(str(raw.get("side") or info.get("side") or "").lower()),
-        order_type="liquidation",
-        status="closed",
-        price=_opt_dec(raw.get("price")),
-        stop_price=None,
-        quantity=quantity,
-        filled=quantity,
-        average_price=_opt_dec(raw.get("price")),
-        fee=None,
-        fee_currency=None,
-        timestamp=_utc(timestamp),
-    )
-
-
-def _balances(raw: Raw) -> list[Balance]:
-    free, used = raw.get("free") or {}, raw.get("used") or {}
-    balances = [Balance(asset=asset, free=_dec(free.get(asset) or 0), locked=_dec(used.get(asset) or 0)) for asset in raw.get("total") or {}]
-    return [balance for balance in balances if balance.total != 0]
-
-
-def _position(raw: Raw) -> VenuePosition:
-    quantity = _dec(raw.get("contracts") or 0) * _dec(raw.get("contractSize") or 1)
-    leverage = raw.get("leverage")
-    return VenuePosition(
-        symbol=raw["symbol"],
-        quantity=-quantity if raw.get("side") == "short" else quantity,
-        entry_price=_dec(raw.get("entryPrice") or 0),
-        mark_price=_opt_dec(raw.get("markPrice")),
-        leverage=int(leverage) if leverage else None,
-        margin_mode=raw.get("marginMode"),
-        liquidation_price=_opt_dec(raw.get("liquidationPrice")),
-        unrealized_pnl=_opt_dec(raw.get("unrealizedPnl")),
-    )
-
-
 # Errors ----------------------------------------------------------------------------------
 
 # Most specific first: OrderNotFound is an InvalidOrder, BadSymbol a BadRequest, and so on.
@@ -625,42 +412,42 @@ class CcxtGateway:
         markets = await self._call("load_markets", lambda: self._exchange.load_markets(reload=True))
         result = []
         for market in markets.values():
-            market_type = _market_type(market)
+            market_type = payload.market_type(market)
             if market_type is not None:
-                result.append(_market_info(market, market_type, self._profile.default_perp_leverage))
+                result.append(payload.market_info(market, market_type, self._profile.default_perp_leverage))
         return sorted(result, key=lambda info: (info.market_type, info.symbol))
 
     async def fetch_ticker(self, symbol: str) -> Ticker:
         await self._ccxt_market(symbol)
-        return _ticker(await self._call("fetch_ticker", lambda: self._exchange.fetch_ticker(symbol)))
+        return payload.ticker(await self._call("fetch_ticker", lambda: self._exchange.fetch_ticker(symbol)))
 
     async def fetch_tickers(self, symbols: list[str] | None = None) -> list[Ticker]:
         await self._ensure_markets()
         for symbol in symbols or []:
             await self._ccxt_market(symbol)
         raw = await self._call("fetch_tickers", lambda: self._exchange.fetch_tickers(symbols))
-        return [_ticker(ticker) for ticker in raw.values()]
+        return [payload.ticker(ticker) for ticker in raw.values()]
 
     async def fetch_order_book(self, symbol: str, depth: int = 20) -> OrderBook:
         await self._ccxt_market(symbol)
         raw = await self._call("fetch_order_book", lambda: self._exchange.fetch_order_book(symbol, depth))
-        return _order_book(raw, symbol, depth)
+        return payload.order_book(raw, symbol, depth)
 
     async def fetch_candles(self, symbol: str, timeframe: str, since: datetime | None = None, limit: int | None = None) -> list[Candle]:
         _check_timeframe(timeframe)
         await self._ccxt_market(symbol)
-        since_ms = _milliseconds(since) if since is not None else None
+        since_ms = payload.milliseconds(since) if since is not None else None
         rows = await self._call("fetch_candles", lambda: self._exchange.fetch_ohlcv(symbol, timeframe, since_ms, limit))
-        candles = sorted(map(_candle, rows), key=lambda candle: candle.open_time)
+        candles = sorted(map(payload.candle, rows), key=lambda candle: candle.open_time)
         if since is not None:
             candles = [candle for candle in candles if candle.open_time >= since]
         return candles[:limit] if limit is not None else candles
 
     async def fetch_trades(self, symbol: str, since: datetime | None = None, limit: int | None = None) -> list[Trade]:
         market = await self._ccxt_market(symbol)
-        since_ms = _milliseconds(since) if since is not None else None
+        since_ms = payload.milliseconds(since) if since is not None else None
         rows = await self._call("fetch_trades", lambda: self._exchange.fetch_trades(symbol, since_ms, limit))
-        return [_trade(row, _contract_size(market)) for row in rows]
+        return [payload.trade(row, payload.contract_size(market)) for row in rows]
 
     async def fetch_funding_rate(self, symbol: str) -> FundingRate:
         market = await self._ccxt_market(symbol)
@@ -670,19 +457,19 @@ class CcxtGateway:
         next_time = raw.get("nextFundingTimestamp") or raw.get("fundingTimestamp")
         return FundingRate(
             symbol=raw["symbol"],
-            rate=_dec(raw["fundingRate"]),
-            next_funding_time=_utc(next_time) if next_time else None,
-            timestamp=_utc(raw.get("timestamp")),
+            rate=payload.dec(raw["fundingRate"]),
+            next_funding_time=payload.utc(next_time) if next_time else None,
+            timestamp=payload.utc(raw.get("timestamp")),
         )
 
     # Account -----------------------------------------------------------------------------
 
     async def fetch_balances(self) -> list[Balance]:
-        return _balances(await self._call("fetch_balances", self._exchange.fetch_balance))
+        return payload.balances(await self._call("fetch_balances", self._exchange.fetch_balance))
 
     async def create_order(self, request: OrderRequest) -> VenueOrder:
         market = await self._ccxt_market(request.symbol)
-        size = _contract_size(market)
+        size = payload.contract_size(market)
         ccxt_type, price, params = self._order_arguments(request, market)
         amount = float(request.quantity / size)
         lookup = {**self._order_lookup(None, request.client_order_id), **self._profile.fetch_order_params}
@@ -700,7 +487,7 @@ class CcxtGateway:
             sent = True
             return dict(await self._exchange.create_order(request.symbol, ccxt_type, request.side.value, amount, price, params))
 
-        order = _venue_order(await self._call("create_order", place), size)
+        order = payload.venue_order(await self._call("create_order", place), size)
         # Some venues acknowledge with little more than the ids; fill the rest from the request.
         return VenueOrder(
             venue_order_id=order.venue_order_id,
@@ -752,31 +539,31 @@ class CcxtGateway:
         market = await self._ccxt_market(symbol)
         params = self._order_lookup(venue_order_id, client_order_id)
         raw = await self._call("cancel_order", lambda: self._exchange.cancel_order(venue_order_id, symbol, params))
-        return _venue_order(raw, _contract_size(market))
+        return payload.venue_order(raw, payload.contract_size(market))
 
     async def fetch_order(self, symbol: str, venue_order_id: str | None = None, client_order_id: str | None = None) -> VenueOrder:
         market = await self._ccxt_market(symbol)
         params = {**self._order_lookup(venue_order_id, client_order_id), **self._profile.fetch_order_params}
         raw = await self._call("fetch_order", lambda: self._exchange.fetch_order(venue_order_id, symbol, params))
-        return _venue_order(raw, _contract_size(market))
+        return payload.venue_order(raw, payload.contract_size(market))
 
     async def fetch_open_orders(self, symbol: str | None = None) -> list[VenueOrder]:
         await self._ensure_markets()
         if symbol is not None:
             await self._ccxt_market(symbol)
         rows = await self._call("fetch_open_orders", lambda: self._exchange.fetch_open_orders(symbol))
-        return [_venue_order(row, _contract_size(self._exchange.market(row["symbol"]))) for row in rows]
+        return [payload.venue_order(row, payload.contract_size(self._exchange.market(row["symbol"]))) for row in rows]
 
     async def fetch_positions(self, symbols: list[str] | None = None) -> list[VenuePosition]:
         await self._ensure_markets()
         rows = await self._call("fetch_positions", lambda: self._exchange.fetch_positions(symbols))
-        return [position for position in map(_position, rows) if position.quantity != 0]
+        return [position for position in map(payload.position, rows) if position.quantity != 0]
 
     async def fetch_liquidations(self, symbol: str, since: datetime | None = None) -> list[VenueOrder]:
         market = await self._ccxt_market(symbol)
-        start = _milliseconds(since) if since is not None else None
+        start = payload.milliseconds(since) if since is not None else None
         rows = await self._call("fetch_liquidations", lambda: self._exchange.fetch_my_liquidations(symbol, start))
-        return [_liquidation_order(row, _contract_size(market)) for row in rows]
+        return [payload.liquidation_order(row, payload.contract_size(market)) for row in rows]
 
     async def set_leverage(self, symbol: str, leverage: int) -> None:
         await self._ccxt_market(symbol)
@@ -830,26 +617,26 @@ class CcxtGateway:
         await self._ccxt_market(symbol)
         async with aclosing(self._stream("watch_ticker", lambda: self._exchange.watch_ticker(symbol))) as stream:
             async for raw in stream:
-                yield _ticker(raw)
+                yield payload.ticker(raw)
 
     async def watch_trades(self, symbol: str) -> AsyncIterator[list[Trade]]:
-        size = _contract_size(await self._ccxt_market(symbol))
+        size = payload.contract_size(await self._ccxt_market(symbol))
         async with aclosing(self._stream("watch_trades", lambda: self._exchange.watch_trades(symbol))) as stream:
             async for rows in stream:
-                yield [_trade(row, size) for row in rows]
+                yield [payload.trade(row, size) for row in rows]
 
     async def watch_candles(self, symbol: str, timeframe: str) -> AsyncIterator[list[Candle]]:
         _check_timeframe(timeframe)
         await self._ccxt_market(symbol)
         async with aclosing(self._stream("watch_candles", lambda: self._exchange.watch_ohlcv(symbol, timeframe))) as stream:
             async for rows in stream:
-                yield [_candle(row) for row in rows]
+                yield [payload.candle(row) for row in rows]
 
     async def watch_order_book(self, symbol: str, depth: int = 20) -> AsyncIterator[OrderBook]:
         await self._ccxt_market(symbol)
         async with aclosing(self._stream("watch_order_book", lambda: self._exchange.watch_order_book(symbol, depth))) as stream:
             async for raw in stream:
-                yield _order_book(raw, symbol, depth)
+                yield payload.order_book(raw, symbol, depth)
 
     async def watch_orders(self) -> AsyncIterator[list[VenueOrder]]:
         """First an empty list once the stream is open (on Binance: once its signed subscription is
@@ -883,7 +670,7 @@ class CcxtGateway:
             try:
                 async with aclosing(self._stream("watch_orders", watch)) as stream:
                     async for rows in stream:
-                        batches.put_nowait([_streamed_order(row, _contract_size(self._exchange.market(row["symbol"]))) for row in rows])
+                        batches.put_nowait([payload.streamed_order(row, payload.contract_size(self._exchange.market(row["symbol"]))) for row in rows])
             except Exception as error:  # noqa: BLE001 - handed to the caller, who decides
                 batches.put_nowait(error)
 

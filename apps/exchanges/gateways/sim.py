@@ -22,6 +22,7 @@ from typing import Protocol
 
 from apps.core.domain.money import round_to_step
 from apps.core.errors import ValidationError
+from apps.exchanges.domain.simulator import SimSymbolSpec, SimulatedMarket, simulated_markets
 from apps.exchanges.domain.timeframes import TIMEFRAMES, UnknownTimeframe, align_open_time, timeframe_seconds
 from apps.exchanges.domain.types import (
     Balance,
@@ -36,7 +37,6 @@ from apps.exchanges.domain.types import (
     VenuePosition,
 )
 from apps.exchanges.errors import ExchangeErrorCode, NotSupportedError, UnknownSymbolError
-from apps.market.domain.simulator import SimSymbolSpec, SimulatedMarket, simulated_markets
 
 CANDLES_PAGE_LIMIT = 1_000
 TRADES_PAGE_LIMIT = 1_000

@@ -97,3 +97,25 @@ class FillOutputSerializer(serializers.Serializer):
     liquidity = serializers.CharField(read_only=True)
     realized_pnl = decimal_output()
     executed_at = serializers.DateTimeField(read_only=True)
+
+
+class PositionCloseInputSerializer(serializers.Serializer):
+    order_type = UpperChoiceField(choices=[("MARKET", "Market"), ("LIMIT", "Limit")], required=False, help_text="LIMIT when a price is given, else MARKET.")
+    price = decimal_input(positive=True, allow_null=False, help_text="The limit price of a LIMIT close: required for LIMIT, refused for MARKET.")
+    # A price makes it a LIMIT close, none a MARKET one (validate() below).
+    openapi_request_rules: ClassVar[dict[str, Any]] = {
+        "oneOf": [
+            # patterns, not enums: the schema's enum naming would turn an enum here into the field's own
+            {"required": ["price"], "properties": {"order_type": {"pattern": "^LIMIT$"}}},
+            {"not": {"required": ["price"]}, "properties": {"order_type": {"pattern": "^MARKET$"}}},
+        ]
+    }
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        price = attrs.get("price")
+        order_type = attrs.get("order_type") or ("LIMIT" if price is not None else "MARKET")
+        if order_type == "MARKET" and price is not None:
+            raise serializers.ValidationError({"price": ["A market close takes no price; use order_type LIMIT to close at a price."]})
+        if order_type == "LIMIT" and price is None:
+            raise serializers.ValidationError({"price": ["A limit close needs a price."]})
+        return {"order_type": order_type, "price": price}

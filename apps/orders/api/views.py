@@ -4,7 +4,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, OpenApiTypes, extend_schema
 from rest_framework import generics, status
 from rest_framework.request import Request
@@ -13,49 +13,26 @@ from rest_framework.views import APIView
 
 from apps.accounts.auth import request_user
 from apps.accounts.enums import ApiKeyScope
-from apps.accounts.models import User
-from apps.core.api.params import datetime_param
+from apps.core.api.params import SYMBOL_PARAM, datetime_param, symbol_filter
 from apps.core.errors import ValidationError
 from apps.exchanges.selectors import symbol_get
-from apps.orders.api.serializers import FillOutputSerializer, OrderCreateInputSerializer, OrderOutputSerializer
+from apps.orders.api.serializers import FillOutputSerializer, OrderCreateInputSerializer, OrderOutputSerializer, PositionCloseInputSerializer
 from apps.orders.enums import OrderSource, OrderStatusChoice
 from apps.orders.models import Fill, Order
 from apps.orders.selectors import fill_list, order_get, order_list
 from apps.orders.services.placement import OrderRequest, order_cancel, order_submit_once
-from apps.portfolio.enums import AccountMode
+from apps.orders.services.positions import position_close
+from apps.portfolio.api.params import ACCOUNT_PARAM, MODE_PARAM, account_param, mode_param
 from apps.portfolio.models import TradingAccount
 from apps.portfolio.selectors import trading_account_get
 
 REPLAYED_HEADER = "Idempotent-Replayed"
 
-ACCOUNT_PARAM = OpenApiParameter("account", OpenApiTypes.UUID, description="Only this trading account's rows.")
-MODE_PARAM = OpenApiParameter("mode", str, enum=AccountMode.values, description="Only paper or only live accounts.")
-SYMBOL_PARAM = OpenApiParameter("symbol", str, description="BTC/USDT, BTC/USDT:USDT or a slug (BTC-USDT-PERP); exact match.")
 SINCE_PARAM = OpenApiParameter("since", OpenApiTypes.DATETIME, description="ISO 8601 or epoch milliseconds.")
-
-
-def account_param(params: Mapping[str, Any], actor: User) -> TradingAccount | None:
-    """The `account` filter, checked to be the actor's (a 404 naming the parameter otherwise)."""
-    raw = params.get("account", "").strip()
-    return trading_account_get(actor=actor, account_id=raw) if raw else None
 
 
 def _pk(account: TradingAccount | None) -> Any:
     return account.pk if account is not None else None
-
-
-def mode_param(params: Mapping[str, Any]) -> str | None:
-    mode = params.get("mode", "").strip().lower()
-    if mode and mode not in AccountMode.values:
-        raise ValidationError.for_field("mode", f"mode must be paper or live, not {mode!r}.")
-    return mode or None
-
-
-def symbol_filter(queryset: QuerySet[Any], params: Mapping[str, Any]) -> QuerySet[Any]:
-    symbol = params.get("symbol", "").strip()
-    if not symbol:
-        return queryset
-    return queryset.filter(Q(symbol__symbol__iexact=symbol) | Q(symbol__slug__iexact=symbol))
 
 
 def _status_param(params: Mapping[str, Any]) -> tuple[str, str]:
@@ -202,3 +179,24 @@ class FillListApi(generics.ListAPIView):
             except ValueError:
                 raise ValidationError.for_field("order", f"order {raw_order!r} is not an order id.") from None
         return symbol_filter(fills, params)
+
+
+class PositionCloseApi(APIView):
+    api_key_scopes: ClassVar[dict[str, str]] = {"POST": ApiKeyScope.TRADE}
+
+    @extend_schema(
+        request=PositionCloseInputSerializer,
+        responses={201: OrderOutputSerializer},
+        description="Close the whole position with a reduce-only order: at the market, or a limit at `price`.",
+    )
+    def post(self, request: Request, position_id: str) -> Response:
+        serializer = PositionCloseInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        order = position_close(
+            actor=request_user(request),
+            position_id=position_id,
+            order_type=serializer.validated_data["order_type"],
+            price=serializer.validated_data["price"],
+            source=OrderSource.API,
+        )
+        return Response(OrderOutputSerializer(order).data, status=status.HTTP_201_CREATED)

@@ -6,5 +6,4 @@ urlpatterns = [
     path("accounts/", views.TradingAccountListCreateApi.as_view(), name="api-trading-accounts"),
     path("balances/", views.BalanceListApi.as_view(), name="api-balances"),
     path("positions/", views.PositionListApi.as_view(), name="api-positions"),
-    path("positions/<uuid:position_id>/close/", views.PositionCloseApi.as_view(), name="api-position-close"),
 ]

@@ -7,19 +7,15 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from apps.accounts.auth import request_user
 from apps.accounts.enums import ApiKeyScope
+from apps.core.api.params import SYMBOL_PARAM, symbol_filter
 from apps.core.errors import NotFoundError
 from apps.exchanges.selectors import api_connection_get, exchange_get
-from apps.orders.api.serializers import OrderOutputSerializer
-from apps.orders.api.views import ACCOUNT_PARAM, MODE_PARAM, SYMBOL_PARAM, account_param, mode_param, symbol_filter
-from apps.orders.enums import OrderSource
-from apps.orders.services.positions import position_close
+from apps.portfolio.api.params import ACCOUNT_PARAM, MODE_PARAM, account_param, mode_param
 from apps.portfolio.api.serializers import (
     BalanceOutputSerializer,
-    PositionCloseInputSerializer,
     PositionOutputSerializer,
     TradingAccountCreateInputSerializer,
     TradingAccountOutputSerializer,
@@ -111,24 +107,3 @@ class PositionListApi(generics.ListAPIView):
         wallets: dict[Any, Any] = {}
         data = PositionOutputSerializer([position_row(p, marks.get(p.symbol_id), cross_for(p, marks, wallets)) for p in positions], many=True).data
         return self.get_paginated_response(data) if page is not None else Response(data)
-
-
-class PositionCloseApi(APIView):
-    api_key_scopes: ClassVar[dict[str, str]] = {"POST": ApiKeyScope.TRADE}
-
-    @extend_schema(
-        request=PositionCloseInputSerializer,
-        responses={201: OrderOutputSerializer},
-        description="Close the whole position with a reduce-only order: at the market, or a limit at `price`.",
-    )
-    def post(self, request: Request, position_id: str) -> Response:
-        serializer = PositionCloseInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        order = position_close(
-            actor=request_user(request),
-            position_id=position_id,
-            order_type=serializer.validated_data["order_type"],
-            price=serializer.validated_data["price"],
-            source=OrderSource.API,
-        )
-        return Response(OrderOutputSerializer(order).data, status=status.HTTP_201_CREATED)

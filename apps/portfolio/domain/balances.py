@@ -20,7 +20,7 @@ from decimal import ROUND_UP, Decimal, localcontext
 from typing import Any, NoReturn
 
 from apps.core.errors import ValidationError
-from apps.orders.domain.model import Fill, OrderSide, SymbolRules
+from apps.portfolio.domain.fills import Fill, OrderSide, SymbolRules
 from apps.portfolio.domain.margin import initial_margin, maintenance_margin, margin_balance, margin_ratio
 from apps.portfolio.domain.positions import FeeCurrencyMismatch, Position
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import StrEnum
 
-from apps.orders.domain.model import Fill, OrderSide
+from apps.portfolio.domain.fills import Fill, OrderSide
 
 ZERO = Decimal(0)
 
@@ -185,7 +185,7 @@ _POSITION_SETTERS = tuple(Position.__dict__[name].__set__ for name in Position._
 def _build_position(symbol: str, quantity: Decimal, entry_price: Decimal, realized_pnl: Decimal, fees_paid: Decimal, funding_paid: Decimal) -> Position:
     """`Position(...)`, the same frozen value, through its slots: `apply` runs once per fill of
     every backtest, and its results already hold the invariants `__post_init__` checks (see
-    orders.domain.model.build_fill for why)."""
+    portfolio.domain.fills.build_fill for why)."""
     position = _new(Position)
     set_symbol, set_quantity, set_entry_price, set_realized_pnl, set_fees_paid, set_funding_paid = _POSITION_SETTERS
     set_symbol(position, symbol)

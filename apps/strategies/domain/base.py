@@ -1,4 +1,4 @@
-"""The strategy interface: typed parameters, hooks, the context a strategy acts through, errors.
+"""The strategy interface: typed parameters (declared in `params`), hooks, the context a strategy acts through, errors.
 
 A strategy is a plain class. It is configured by a frozen parameter dataclass (validated on
 construction, described by `json_schema()` for forms and the API), reads the market and its
@@ -38,11 +38,10 @@ State: a strategy keeps whatever must survive a restart in `self.state` (JSON ty
 from __future__ import annotations
 
 import copy
-import dataclasses
 import json
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from typing import Any, ClassVar, Literal, NamedTuple, Protocol, TypeVar
@@ -50,12 +49,15 @@ from typing import Any, ClassVar, Literal, NamedTuple, Protocol, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from apps.core.domain.money import AMOUNT_LIMIT
-from apps.core.errors import ApplicationError, ValidationError
+from apps.core.errors import ApplicationError
 from apps.orders.domain.matching import WorkingOrder
 from apps.orders.domain.model import Fill, OrderIntent, OrderSide, OrderStatus, OrderType, SymbolRules, TimeInForce
 from apps.portfolio.domain.positions import Position
 from apps.strategies.domain.data import OHLCV, to_decimal
+from apps.strategies.domain.params import AMOUNT_MAX as AMOUNT_MAX
+from apps.strategies.domain.params import StrategyParameterError as StrategyParameterError
+from apps.strategies.domain.params import StrategyParams as StrategyParams
+from apps.strategies.domain.params import param as param
 
 FloatArray = npt.NDArray[np.float64]
 Prepared = dict[str, FloatArray]
@@ -66,17 +68,6 @@ ZERO = Decimal(0)
 
 
 # -- errors ---------------------------------------------------------------------------------------
-
-
-class StrategyParameterError(ValidationError):
-    """A parameter is missing, of the wrong type, out of range or inconsistent with another."""
-
-    default_code = "strategy_parameter_invalid"
-
-    def __init__(self, field: str, message: str) -> None:
-        self.field = field
-        super().__init__(f"{field}: {message}", extra={"fields": {field: [message]}})
-        self.message = message
 
 
 class StrategyError(ApplicationError):
@@ -94,114 +85,6 @@ class StrategyError(ApplicationError):
 class UnknownStrategy(ApplicationError):
     default_code = "strategy_unknown"
     status_code = 404
-
-
-# -- parameters -----------------------------------------------------------------------------------
-
-# The largest price, quantity or quote amount a parameter takes (the API's limit for amounts).
-AMOUNT_MAX = int(AMOUNT_LIMIT)
-
-_JSON_TYPES = {"int": "integer", "float": "number", "bool": "boolean", "str": "string"}
-
-
-def param(
-    default: Any,
-    *,
-    description: str,
-    minimum: float | None = None,
-    maximum: float | None = None,
-    exclusive_minimum: bool = False,
-    choices: tuple[str, ...] | None = None,
-) -> Any:
-    """A strategy parameter: its default, range (inclusive unless `exclusive_minimum`), choices and description."""
-    meta = {"description": description, "minimum": minimum, "maximum": maximum, "exclusive_minimum": exclusive_minimum, "choices": choices}
-    return field(default=default, metadata=meta)
-
-
-@dataclass(frozen=True)
-class StrategyParams:
-    """Base of the per-strategy parameter dataclasses: fields are declared with `param(...)`.
-
-    Types are checked (an int field refuses 1.5 and True; a float field takes ints), then the
-    ranges and choices, then `check()` for relations between fields (fast < slow).
-    """
-
-    def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
-            object.__setattr__(self, f.name, _coerce(f.name, kind, value))
-            _check_range(f, getattr(self, f.name))
-        self.check()
-
-    def check(self) -> None:
-        """Relations between fields; raise `StrategyParameterError(field, message)`."""
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any] | None) -> StrategyParams:
-        data = dict(data or {})
-        names = {f.name for f in dataclasses.fields(cls)}
-        for key in data:
-            if key not in names:
-                raise StrategyParameterError(key, "unknown parameter")
-        return cls(**data)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-
-    @classmethod
-    def json_schema(cls) -> dict[str, Any]:
-        """JSON Schema of the parameters: type, default, minimum, maximum, enum and description per field."""
-        properties: dict[str, Any] = {}
-        for f in dataclasses.fields(cls):
-            kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
-            meta = f.metadata
-            prop: dict[str, Any] = {"type": _JSON_TYPES[kind], "default": f.default, "description": meta.get("description", "")}
-            if meta.get("minimum") is not None:
-                prop["exclusiveMinimum" if meta.get("exclusive_minimum") else "minimum"] = meta["minimum"]
-            if meta.get("maximum") is not None:
-                prop["maximum"] = meta["maximum"]
-            if meta.get("choices"):
-                prop["enum"] = list(meta["choices"])
-            properties[f.name] = prop
-        return {"type": "object", "properties": properties, "required": [], "additionalProperties": False}
-
-
-def _coerce(name: str, kind: str, value: Any) -> Any:
-    if kind == "bool":
-        if not isinstance(value, bool):
-            raise StrategyParameterError(name, f"must be true or false, not {value!r}")
-        return value
-    if kind == "int":
-        if isinstance(value, bool) or not isinstance(value, int | np.integer):
-            raise StrategyParameterError(name, f"must be an integer, not {value!r}")
-        return int(value)
-    if kind == "float":
-        if isinstance(value, bool) or not isinstance(value, int | float | Decimal | np.integer | np.floating):
-            raise StrategyParameterError(name, f"must be a number, not {value!r}")
-        number = float(value)
-        if not math.isfinite(number):
-            raise StrategyParameterError(name, "must be a finite number")
-        return number
-    if kind == "str":
-        if not isinstance(value, str):
-            raise StrategyParameterError(name, f"must be a string, not {value!r}")
-        return value
-    raise TypeError(f"parameter {name}: unsupported type {kind} (use int, float, bool or str)")
-
-
-def _check_range(f: dataclasses.Field[Any], value: Any) -> None:
-    meta = f.metadata
-    minimum, maximum, choices = meta.get("minimum"), meta.get("maximum"), meta.get("choices")
-    if choices and value not in choices:
-        raise StrategyParameterError(f.name, f"must be one of {', '.join(choices)}, not {value!r}")
-    if minimum is not None:
-        if meta.get("exclusive_minimum") and not value > minimum:
-            raise StrategyParameterError(f.name, f"must be greater than {minimum}")
-        if not meta.get("exclusive_minimum") and value < minimum:
-            raise StrategyParameterError(f.name, f"must be at least {minimum}")
-    if maximum is not None and value > maximum:
-        raise StrategyParameterError(f.name, f"must be at most {maximum}")
 
 
 # -- what strategies receive ----------------------------------------------------------------------

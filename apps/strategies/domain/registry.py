@@ -1,7 +1,7 @@
 """Strategies by name: `register` (a class decorator), `get_strategy`, `create_strategy`, `list_strategies`.
 
-The built-in strategies register themselves when `apps.strategies.domain.builtin` is imported;
-the look-ups import it first, so a name is always found without a manual import.
+The look-ups register the built-in strategies (`apps.strategies.domain.builtin`) first, so a
+name is always found without a manual import.
 """
 
 from __future__ import annotations
@@ -28,8 +28,18 @@ def register(cls: S) -> S:
     return cls
 
 
+_builtins_registered = False
+
+
 def _load_builtins() -> None:
-    import apps.strategies.domain.builtin  # noqa: F401 - registers the built-in strategies
+    global _builtins_registered
+    if _builtins_registered:
+        return
+    from apps.strategies.domain.builtin import BUILTIN_STRATEGIES
+
+    for cls in BUILTIN_STRATEGIES:
+        register(cls)
+    _builtins_registered = True
 
 
 def get_strategy(name: str) -> type[Strategy]:

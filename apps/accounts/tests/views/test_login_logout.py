@@ -13,7 +13,7 @@ from apps.accounts.tests.factories import DEFAULT_PASSWORD, UserFactory
 pytestmark = pytest.mark.django_db
 
 LOGIN_URL = reverse("accounts:login")
-DASHBOARD_URL = reverse("core:dashboard")
+DASHBOARD_URL = reverse("home:dashboard")
 WRONG = "Email or password is wrong."
 THROTTLED = "Too many failed sign-in attempts"
 

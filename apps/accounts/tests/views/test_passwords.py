@@ -35,7 +35,7 @@ def test_changing_the_password_keeps_you_signed_in_and_the_new_one_works(signed_
 
     assert response.redirect_chain == [(reverse("accounts:settings"), 302)]
     assert "Password changed." in response.content.decode()
-    assert signed_in_client.get(reverse("core:dashboard")).status_code == 200
+    assert signed_in_client.get(reverse("home:dashboard")).status_code == 200
     assert _can_sign_in(user.email, NEW_PASSWORD)
     assert not _can_sign_in(user.email, DEFAULT_PASSWORD)
     assert AuditEvent.objects.filter(action="user.password_changed", owner=user, actor=user).count() == 1

@@ -47,7 +47,7 @@ def test_an_email_registered_in_mixed_case_signs_in_in_any_case(client: Client) 
     response = client.post(reverse("accounts:login"), {"email": "ADA.LOVELACE@example.COM", "password": DEFAULT_PASSWORD})
 
     assert response.status_code == 302
-    assert response["Location"] == reverse("core:dashboard")
+    assert response["Location"] == reverse("home:dashboard")
 
 
 def _visible_text(response: object) -> str:
@@ -95,4 +95,4 @@ def test_a_signed_in_user_opening_the_register_page_goes_to_the_dashboard(signed
     response = signed_in_client.get(REGISTER_URL)
 
     assert response.status_code == 302
-    assert response["Location"] == reverse("core:dashboard")
+    assert response["Location"] == reverse("home:dashboard")

@@ -46,7 +46,7 @@ def test_saved_preferences_change_how_pages_look_and_are_audited(signed_in_clien
     assert "Preferences saved." in response.content.decode()
     user.refresh_from_db()
     assert (user.time_zone, user.quote_currency, user.theme) == ("Europe/Berlin", "EUR", "dark")
-    dashboard = signed_in_client.get(reverse("core:dashboard")).content.decode()
+    dashboard = signed_in_client.get(reverse("home:dashboard")).content.decode()
     assert 'data-theme="dark"' in dashboard
     assert "totals in EUR · times in Europe/Berlin." in dashboard
     event = AuditEvent.objects.get(action="user.preferences_changed")

@@ -23,7 +23,7 @@ TWO_FACTOR_URL = reverse("accounts:login_two_factor")
 SETUP_URL = reverse("accounts:two_factor_setup")
 DISABLE_URL = reverse("accounts:two_factor_disable")
 SETTINGS_URL = reverse("accounts:settings")
-DASHBOARD_URL = reverse("core:dashboard")
+DASHBOARD_URL = reverse("home:dashboard")
 
 
 def _password_step(client: Client, user: User, **extra: str) -> object:

@@ -156,7 +156,7 @@ def test_one_click_on_a_row_creates_a_stopped_bot_with_its_parameters(client, si
     )
     optimisation_id = created.json()["id"]
 
-    response = client.post(f"/backtests/optimisations/{optimisation_id}/bot/", {"params": '{"fast": 5, "slow": 30}'})
+    response = client.post(f"/bots/from-optimisation/{optimisation_id}/", {"params": '{"fast": 5, "slow": 30}'})
 
     bot = Bot.objects.get(owner=user)
     assert response.status_code == 302 and response["Location"] == f"/bots/{bot.pk}/"
@@ -182,6 +182,6 @@ def test_one_click_without_an_account_on_the_exchange_explains_what_to_do(client
         headers=bearer(user),
     )
 
-    response = client.post(f"/backtests/optimisations/{created.json()['id']}/bot/", {"params": '{"fast": 5}'}, follow=True)
+    response = client.post(f"/bots/from-optimisation/{created.json()['id']}/", {"params": '{"fast": 5}'}, follow=True)
 
     assert "You have no paper account on Simulated exchange" in response.content.decode()

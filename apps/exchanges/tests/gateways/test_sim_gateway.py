@@ -11,11 +11,11 @@ from typing import TypeVar
 import pytest
 
 from apps.core.errors import ValidationError
+from apps.exchanges.domain.simulator import SIM_SYMBOLS, SimulatedMarket
 from apps.exchanges.domain.types import Candle, MarketType, OrderRequest, Side
 from apps.exchanges.errors import ExchangeErrorCode, NotSupportedError, UnknownSymbolError
 from apps.exchanges.gateways.base import ExchangeGateway
 from apps.exchanges.gateways.sim import SimGateway
-from apps.market.domain.simulator import SIM_SYMBOLS, SimulatedMarket
 
 T = TypeVar("T")
 NOW = datetime(2026, 3, 14, 12, 34, 56, 789_000, tzinfo=UTC)

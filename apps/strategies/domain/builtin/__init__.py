@@ -1,5 +1,10 @@
-"""The built-in strategies; importing this package registers them."""
+"""The built-in strategies; the registry registers them on its first look-up."""
 
-from apps.strategies.domain.builtin import dca, grid, mean_reversion, momentum, sma_cross
+from apps.strategies.domain.base import Strategy
+from apps.strategies.domain.builtin.dca import Dca
+from apps.strategies.domain.builtin.grid import Grid
+from apps.strategies.domain.builtin.mean_reversion import MeanReversion
+from apps.strategies.domain.builtin.momentum import Momentum
+from apps.strategies.domain.builtin.sma_cross import SmaCross
 
-__all__ = ["dca", "grid", "mean_reversion", "momentum", "sma_cross"]
+BUILTIN_STRATEGIES: tuple[type[Strategy], ...] = (Dca, Grid, MeanReversion, Momentum, SmaCross)

@@ -21,7 +21,6 @@ from apps.orders.domain.model import OrderSide, OrderStatus
 from apps.strategies.domain import indicators as ind
 from apps.strategies.domain.base import AMOUNT_MAX, BarView, OrderUpdate, Prepared, Strategy, StrategyContext, StrategyParams, param
 from apps.strategies.domain.data import OHLCV
-from apps.strategies.domain.registry import register
 
 
 @dataclass(frozen=True)
@@ -43,7 +42,6 @@ class DcaParams(StrategyParams):
             raise StrategyParameterError("step_percent", "safety orders would go down to a price of zero")
 
 
-@register
 class Dca(Strategy):
     name = "dca"
     description = "Dollar-cost averaging: periodic or dip-triggered buys, safety orders below, a take-profit on the average entry."

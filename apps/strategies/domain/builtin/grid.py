@@ -20,7 +20,6 @@ import numpy as np
 from apps.orders.domain.model import OrderSide, OrderStatus
 from apps.strategies.domain.base import AMOUNT_MAX, FloatArray, OrderUpdate, Prepared, Strategy, StrategyContext, StrategyParameterError, StrategyParams, param
 from apps.strategies.domain.data import OHLCV
-from apps.strategies.domain.registry import register
 
 
 @dataclass(frozen=True)
@@ -35,7 +34,6 @@ class GridParams(StrategyParams):
             raise StrategyParameterError("upper", "must be above lower")
 
 
-@register
 class Grid(Strategy):
     name = "grid"
     description = "Grid trading: buy limits at levels below the price, a sell one level up after each buy fills, and back."

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from apps.strategies.domain import indicators as ind
 from apps.strategies.domain.base import BarView, Prepared, Strategy, StrategyContext, StrategyParameterError, StrategyParams, param
 from apps.strategies.domain.data import OHLCV
-from apps.strategies.domain.registry import register
 
 
 @dataclass(frozen=True)
@@ -33,7 +32,6 @@ class MeanReversionParams(StrategyParams):
             raise StrategyParameterError("oversold", "must be below overbought")
 
 
-@register
 class MeanReversion(Strategy):
     name = "mean_reversion"
     description = "Mean reversion: RSI oversold/overbought confirmed by a Bollinger Band, exit at the middle band or RSI 50."

@@ -21,7 +21,6 @@ from apps.orders.domain.model import OrderSide, OrderStatus
 from apps.strategies.domain import indicators as ind
 from apps.strategies.domain.base import BarView, OrderUpdate, Prepared, Strategy, StrategyContext, StrategyParams, param
 from apps.strategies.domain.data import OHLCV
-from apps.strategies.domain.registry import register
 
 
 @dataclass(frozen=True)
@@ -36,7 +35,6 @@ class MomentumParams(StrategyParams):
     allow_short: bool = param(False, description="Take short entries too (perpetuals).")
 
 
-@register
 class Momentum(Strategy):
     name = "momentum"
     description = "Trend following: N-bar breakouts or an EMA trend filter, ATR-sized positions and an ATR trailing stop."

@@ -34,7 +34,6 @@ from apps.strategies.domain.base import (
     param,
 )
 from apps.strategies.domain.data import OHLCV
-from apps.strategies.domain.registry import register
 
 
 @dataclass(frozen=True)
@@ -55,7 +54,6 @@ class SmaCrossParams(StrategyParams):
             raise StrategyParameterError("fast", "must be shorter than slow")
 
 
-@register
 class SmaCross(Strategy):
     name = "sma_cross"
     description = "Fast/slow simple moving average crossover, long-only or long/short, sized as a fraction of equity."

@@ -14,10 +14,10 @@ from django.test import Client
 from apps.accounts.models import User
 from apps.accounts.tests.factories import UserFactory
 from apps.exchanges.models import Symbol
+from apps.home.dashboard import dashboard_figures
 from apps.orders.models import Fill, Order
 from apps.orders.services.placement import OrderRequest, order_submit
 from apps.orders.tests.factories import FillFactory, TradingAccountFactory, sim_markets, ticker_stored
-from apps.portfolio.dashboard import dashboard_figures
 from apps.portfolio.models import Balance, Position, TradingAccount
 
 pytestmark = pytest.mark.django_db

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from apps.exchanges.domain.simulator import SIM_SYMBOLS, SimSymbolSpec, SimulatedMarket
 from apps.exchanges.domain.types import Candle, MarketType, Side
-from apps.market.domain.simulator import SIM_SYMBOLS, SimSymbolSpec, SimulatedMarket
 
 SYMBOLS = list(SIM_SYMBOLS)
 NOON = datetime(2026, 3, 14, 12, 0, tzinfo=UTC)
