@@ -64,10 +64,9 @@ def _test_database_name() -> str:
     return str(connection.settings_dict["NAME"])
 
 
-@pytest.fixture(scope="session")
-def celery_worker_process(django_db_setup: None, django_db_blocker: object) -> Iterator[subprocess.Popen[bytes]]:
-    """A real `celery worker` on every queue, against the test database, as the system role (as `make run` runs it)."""
-    log = open(ROOT / ".local" / "test-celery-worker.log", "wb")  # noqa: SIM115
+def _celery_worker(*, hostname: str, queues: str, concurrency: int, log_name: str) -> Iterator[subprocess.Popen[bytes]]:
+    """A real `celery worker` (thread pool) on `queues`, against the test database, as the system role; stopped after."""
+    log = open(ROOT / ".local" / log_name, "wb")  # noqa: SIM115
     worker = subprocess.Popen(
         [
             sys.executable,
@@ -77,15 +76,15 @@ def celery_worker_process(django_db_setup: None, django_db_blocker: object) -> I
             "trading_platform",
             "worker",
             "--queues",
-            "default,market,bots,backtests,alerts",
+            queues,
             "--pool",
             "threads",
             "--concurrency",
-            "4",
+            str(concurrency),
             "--loglevel",
             "WARNING",
             "--hostname",
-            f"test-worker-{os.getpid()}@%h",
+            hostname,
             "--without-gossip",
             "--without-mingle",
         ],
@@ -96,11 +95,12 @@ def celery_worker_process(django_db_setup: None, django_db_blocker: object) -> I
     )
     from trading_platform.celery import app
 
+    node = hostname.replace("%h", socket.gethostname())
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if worker.poll() is not None:
             raise RuntimeError(f"the test Celery worker exited early; see {log.name}")
-        if app.control.ping(timeout=0.5):
+        if app.control.ping(destination=[node], timeout=0.5):
             break
     else:
         worker.kill()
@@ -112,6 +112,20 @@ def celery_worker_process(django_db_setup: None, django_db_blocker: object) -> I
     except subprocess.TimeoutExpired:
         worker.kill()
     log.close()
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup: None, django_db_blocker: object) -> Iterator[subprocess.Popen[bytes]]:
+    """A real `celery worker` on every queue, against the test database, as the system role (as `make run` runs it)."""
+    yield from _celery_worker(
+        hostname=f"test-worker-{os.getpid()}@%h", queues="default,market,bots,backtests,alerts", concurrency=4, log_name="test-celery-worker.log"
+    )
+
+
+@pytest.fixture(scope="session")
+def bots_worker_process(celery_worker_process: subprocess.Popen[bytes]) -> Iterator[subprocess.Popen[bytes]]:
+    """A second worker, on the `bots` queue only, beside `celery_worker_process` (the scale-out layout's bots worker)."""
+    yield from _celery_worker(hostname=f"test-bots-worker-{os.getpid()}@%h", queues="bots", concurrency=2, log_name="test-celery-bots-worker.log")
 
 
 @pytest.fixture(scope="session")
