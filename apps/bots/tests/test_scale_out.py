@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -42,7 +42,7 @@ def test_two_workers_process_every_bot_bar_of_two_stream_shards_once(celery_work
     for symbol in symbols:
         store_bars(symbol, data, range(30))
         for n in range(BOTS_PER_SYMBOL):
-            user: User = UserFactory()
+            user = cast(User, UserFactory())
             bot = bot_create(actor=user, name=f"scale-{n}", account=paper_account(user), symbol=symbol, timeframe="1m", strategy="dca", params=DCA_EVERY_BAR)
             bots.append(bot_start(actor=user, bot_id=bot.pk))
         store_bars(symbol, data, [30])
