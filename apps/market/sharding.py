@@ -5,8 +5,10 @@ same in every process and on every machine (SHA-256, not Python's salted `hash`)
 processes between them stream every symbol once. Each process holds a lease on its shard in
 Redis, renewed while it runs: a second process started for the same shard is refused, and
 so is one started with another N while any shard of the current layout is held (1/2 and 1/3
-would stream some symbols twice). A process that is killed leaves its lease to expire after
-`LEASE_TTL_SECONDS`; the one started in its place waits that long for it.
+would stream some symbols twice). A process that is killed leaves its lease behind: the one
+started in its place on the same host takes it at once when the holder's pid is gone (or is
+its own: a restarted container's process has the same pid), and otherwise waits for it to
+expire after `LEASE_TTL_SECONDS`.
 """
 
 from __future__ import annotations
@@ -41,6 +43,12 @@ if holder and holder ~= ARGV[1] then return {'held', holder} end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
 redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
 return {'ok', ARGV[1]}
+"""
+
+# KEYS: the shard's lease. ARGV: the dead holder's token, ours, time to live in ms.
+_TAKE_OVER = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 end
+return 0
 """
 
 # KEYS: the shard's lease, the layout. ARGV: our token, N, the lease key prefix.
@@ -123,14 +131,44 @@ class ShardLease:
                 self.try_acquire()
                 return
             except ShardError:
+                if self._take_over_from_a_dead_holder():
+                    self.try_acquire()  # the layout key too
+                    return
                 if time.monotonic() >= deadline:
                     raise
             time.sleep(0.5)
+
+    def _take_over_from_a_dead_holder(self) -> bool:
+        """The holder ran on this host and its process is gone: take its lease without waiting for it to expire."""
+        raw = self._client().get(self.key)
+        if raw is None:
+            return False
+        holder = raw.decode()
+        host, _, rest = holder.partition(":")
+        pid_text = rest.partition(":")[0]
+        if host != socket.gethostname() or not pid_text.isdigit() or _process_alive(int(pid_text)):
+            return False
+        taken = self._client().eval(_TAKE_OVER, 1, self.key, holder, self.token, int(self.ttl_seconds * 1000))
+        if taken:
+            logger.warning("took over shard %s from %s, whose process is gone", self.shard.label, holder)
+        return bool(taken)
 
     renew = try_acquire
 
     def release(self) -> None:
         self._client().eval(_RELEASE, 2, self.key, LAYOUT_KEY, self.token, self.shard.count, LEASE_KEY_PREFIX)
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():  # an earlier process of ours with the same pid (a restarted container)
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 async def lease_keep(lease: ShardLease, stop: asyncio.Event, *, every: float = LEASE_RENEW_SECONDS) -> bool:

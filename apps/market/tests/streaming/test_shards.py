@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -29,6 +34,11 @@ def no_leases() -> Iterator[None]:
     clear()
     yield
     clear()
+
+
+def _another_process(shard: str) -> ShardLease:
+    """A lease as a running process on this host holds it (this test's parent process stands in for it)."""
+    return ShardLease(shard_parse(shard), token=f"{socket.gethostname()}:{os.getppid()}:{shard}")
 
 
 # K/N -----------------------------------------------------------------------------------
@@ -76,7 +86,7 @@ def test_each_symbol_belongs_to_exactly_one_shard_and_always_the_same() -> None:
 
 
 def test_two_processes_never_hold_the_same_shard(no_leases: None) -> None:
-    first, second = ShardLease(shard_parse("1/2")), ShardLease(shard_parse("1/2"))
+    first, second = _another_process("1/2"), ShardLease(shard_parse("1/2"))
     first.acquire(wait_seconds=0)
     with pytest.raises(ShardError, match=r"^shard 1/2 is held by another stream_market \(.+\)$"):
         second.acquire(wait_seconds=0)
@@ -86,7 +96,7 @@ def test_two_processes_never_hold_the_same_shard(no_leases: None) -> None:
 
 
 def test_a_shard_of_another_layout_is_refused_while_the_current_one_runs(no_leases: None) -> None:
-    running = ShardLease(shard_parse("2/2"))
+    running = _another_process("2/2")
     running.acquire(wait_seconds=0)
     with pytest.raises(ShardError, match=r"^shard 3/3 refused: stream_market runs as 2 shards now; stop those first$"):
         ShardLease(shard_parse("3/3")).acquire(wait_seconds=0)
@@ -95,8 +105,23 @@ def test_a_shard_of_another_layout_is_refused_while_the_current_one_runs(no_leas
 
 
 def test_a_lease_left_by_a_killed_process_is_taken_once_it_expires(no_leases: None) -> None:
-    ShardLease(shard_parse("1/1"), ttl_seconds=0.5).acquire(wait_seconds=0)  # never released, as after SIGKILL
+    # never released, as after SIGKILL, by a process on another machine (whose pid this host cannot check)
+    ShardLease(shard_parse("1/1"), ttl_seconds=0.5, token="elsewhere:1:killed").acquire(wait_seconds=0)
     ShardLease(shard_parse("1/1")).acquire(wait_seconds=3)
+
+
+def test_a_lease_whose_holder_process_is_gone_is_taken_at_once(no_leases: None) -> None:
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    orphan = ShardLease(shard_parse("2/2"), token=f"{socket.gethostname()}:{gone.pid}:killed")
+    orphan.acquire(wait_seconds=0)  # as a process killed with SIGKILL leaves it, for 15 s
+    _another_process("1/2").acquire(wait_seconds=0)
+
+    started = time.monotonic()
+    ShardLease(shard_parse("2/2")).acquire(wait_seconds=0)
+    assert time.monotonic() - started < 1
+    with pytest.raises(ShardError, match="is held by another stream_market"):
+        ShardLease(shard_parse("1/2")).acquire(wait_seconds=0)  # its holder runs
 
 
 def test_a_process_that_loses_its_lease_stops_streaming(no_leases: None) -> None:
@@ -118,7 +143,7 @@ def test_a_process_that_loses_its_lease_stops_streaming(no_leases: None) -> None
 
 @pytest.mark.django_db
 def test_the_command_refuses_a_shard_another_process_holds(no_leases: None) -> None:
-    ShardLease(shard_parse("2/2")).acquire(wait_seconds=0)
+    _another_process("2/2").acquire(wait_seconds=0)
     with pytest.raises(CommandError, match=r"^shard 2/2 is held by another stream_market"):
         call_command("stream_market", "--shard", "2/2", "--lease-wait", "0", "--seconds", "0.1")
 
