@@ -231,7 +231,7 @@ def _print_banner(web_port: int, flower_port: int) -> None:
             [
                 "",
                 "Trading platform is starting:",
-                f"  web        http://127.0.0.1:{web_port}/",
+                f"  web        http://127.0.0.1:{web_port}/  (Caddy: /ws/ to uvicorn on {os.environ['WS_PORT']}, the rest to gunicorn on {os.environ['WEB_HTTP_PORT']})",
                 f"  admin      http://127.0.0.1:{web_port}/admin/",
                 f"  API docs   http://127.0.0.1:{web_port}/api/docs/",
                 f"  health     http://127.0.0.1:{web_port}/health/",
