@@ -64,10 +64,9 @@ def _test_database_name() -> str:
     return str(connection.settings_dict["NAME"])
 
 
-@pytest.fixture(scope="session")
-def celery_worker_process(django_db_setup: None, django_db_blocker: object) -> Iterator[subprocess.Popen[bytes]]:
-    """A real `celery worker` on every queue, against the test database, as the system role (as `make run` runs it)."""
-    log = open(ROOT / ".local" / "test-celery-worker.log", "wb")  # noqa: SIM115
+def _celery_worker(*, hostname: str, queues: str, concurrency: int, log_name: str) -> Iterator[subprocess.Popen[bytes]]:
+    """A real `celery worker` (thread pool) on `queues`, against the test database, as the system role; stopped after."""
+    log = open(ROOT / ".local" / log_name, "wb")  # noqa: SIM115
     worker = subprocess.Popen(
         [
             sys.executable,
@@ -77,15 +76,15 @@ def celery_worker_process(django_db_setup: None, django_db_blocker: object) -> I
             "trading_platform",
             "worker",
             "--queues",
-            "default,market,bots,backtests,alerts",
+            queues,
             "--pool",
             "threads",
             "--concurrency",
-            "4",
+            str(concurrency),
             "--loglevel",
             "WARNING",
             "--hostname",
-            f"test-worker-{os.getpid()}@%h",
+            hostname,
             "--without-gossip",
             "--without-mingle",
         ],
@@ -96,11 +95,12 @@ def celery_worker_process(django_db_setup: None, django_db_blocker: object) -> I
     )
     from trading_platform.celery import app
 
+    node = hostname.replace("%h", socket.gethostname())
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if worker.poll() is not None:
             raise RuntimeError(f"the test Celery worker exited early; see {log.name}")
-        if app.control.ping(timeout=0.5):
+        if app.control.ping(destination=[node], timeout=0.5):
             break
     else:
         worker.kill()
@@ -115,49 +115,74 @@ def celery_worker_process(django_db_setup: None, django_db_blocker: object) -> I
 
 
 @pytest.fixture(scope="session")
-def live_server_url(django_db_setup: None) -> Iterator[str]:
-    """uvicorn serving the ASGI app (HTTP and WebSockets) on a free port, as the application role."""
-    port = _free_port()
-    log = open(ROOT / ".local" / "test-uvicorn.log", "wb")  # noqa: SIM115
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "trading_platform.asgi:application",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--ws",
-            "websockets-sansio",
-            "--ws-per-message-deflate",
-            "false",
-            "--lifespan",
-            "off",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env={**_child_env(_test_database_name(), "app"), "DATABASE_POOL": "true"},
-        stdout=log,
-        stderr=subprocess.STDOUT,
+def celery_worker_process(django_db_setup: None, django_db_blocker: object) -> Iterator[subprocess.Popen[bytes]]:
+    """A real `celery worker` on every queue, against the test database, as the system role (as `make run` runs it)."""
+    yield from _celery_worker(
+        hostname=f"test-worker-{os.getpid()}@%h", queues="default,market,bots,backtests,alerts", concurrency=4, log_name="test-celery-worker.log"
     )
-    deadline = time.monotonic() + 30
+
+
+@pytest.fixture(scope="session")
+def bots_worker_process(celery_worker_process: subprocess.Popen[bytes]) -> Iterator[subprocess.Popen[bytes]]:
+    """A second worker, on the `bots` queue only, beside `celery_worker_process` (the scale-out layout's bots worker)."""
+    yield from _celery_worker(hostname=f"test-bots-worker-{os.getpid()}@%h", queues="bots", concurrency=2, log_name="test-celery-bots-worker.log")
+
+
+def _wait_for_port(process: subprocess.Popen[bytes], port: int, log_name: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"the test web server exited early; see {log.name}")
+        if process.poll() is not None:
+            raise RuntimeError(f"a test web process exited early; see .local/{log_name}")
         with socket.socket() as probe:
             if probe.connect_ex(("127.0.0.1", port)) == 0:
-                break
+                return
         time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}"
-    server.terminate()
+    raise RuntimeError(f"a test web process did not listen on {port} within {timeout:.0f} s; see .local/{log_name}")
+
+
+def _web_layout(public_port: int) -> list[tuple[str, list[str], dict[str, str], int]]:
+    """The processes `make run` serves one URL with (Procfile: web, ws, proxy), on free ports.
+
+    Without caddy on PATH (a venv installed before it joined requirements/dev.txt), uvicorn
+    alone serves pages and WebSockets on the public port, as `make run` did before."""
+    app_env = _child_env(_test_database_name(), "app")
+    uvicorn = [sys.executable, "-m", "uvicorn", "trading_platform.asgi:application", "--host", "127.0.0.1", "--ws", "websockets-sansio"]
+    uvicorn += ["--ws-per-message-deflate", "false", "--lifespan", "off", "--log-level", "warning"]
+    caddy = shutil.which("caddy")
+    if caddy is None:
+        return [("test-uvicorn.log", [*uvicorn, "--port", str(public_port)], {**app_env, "DATABASE_POOL": "true"}, public_port)]
+    http_port, ws_port = _free_port(), _free_port()
+    behind_proxy = {**app_env, "TRUSTED_PROXY_COUNT": "1"}
+    gunicorn = [sys.executable, "-m", "gunicorn", "trading_platform.wsgi:application", "--bind", f"127.0.0.1:{http_port}", "--workers", "2"]
+    caddy_env = {**app_env, "WEB_PORT": str(public_port), "WEB_HTTP_PORT": str(http_port), "WS_PORT": str(ws_port)}
+    caddy_env |= {"XDG_DATA_HOME": str(ROOT / ".local" / "caddy"), "XDG_CONFIG_HOME": str(ROOT / ".local" / "caddy")}
+    return [
+        ("test-gunicorn.log", [*gunicorn, "--log-level", "warning"], behind_proxy, http_port),
+        ("test-uvicorn.log", [*uvicorn, "--port", str(ws_port)], {**behind_proxy, "DATABASE_POOL": "true"}, ws_port),
+        ("test-caddy.log", [caddy, "run", "--config", "apps/core/embedded/Caddyfile", "--adapter", "caddyfile"], caddy_env, public_port),
+    ]
+
+
+@pytest.fixture(scope="session")
+def live_server_url(django_db_setup: None) -> Iterator[str]:
+    """The platform on one URL as `make run` serves it: Caddy sending /ws/ to uvicorn and the rest to gunicorn, as the application role."""
+    port = _free_port()
+    started: list[tuple[subprocess.Popen[bytes], Any]] = []
     try:
-        server.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        server.kill()
-    log.close()
+        for log_name, command, env, listens_on in _web_layout(port):
+            log = open(ROOT / ".local" / log_name, "wb")  # noqa: SIM115
+            process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+            started.append((process, log))
+            _wait_for_port(process, listens_on, log_name)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        for process, log in reversed(started):
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+            log.close()
 
 
 @pytest.fixture(scope="session")

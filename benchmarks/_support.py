@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import os
 import random
+import shutil
 import socket
 import subprocess
 import sys
@@ -156,6 +157,37 @@ def live_server(log_name: str, workers: int = 1, server: str = "uvicorn") -> Ite
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+@contextmanager
+def behind_caddy(backend: LiveServer, log_name: str) -> Iterator[LiveServer]:
+    """`backend` (gunicorn) behind Caddy on a free port, with `make run`'s Caddyfile: the URL `make run` serves.
+
+    The LiveServer returned names the backend's pid, so its CPU time is the web server's."""
+    caddy = shutil.which("caddy")
+    if caddy is None:
+        raise RuntimeError("caddy is not on PATH")
+    port = free_port()
+    env = {**os.environ, "WEB_PORT": str(port), "WEB_HTTP_PORT": str(backend.port), "WS_PORT": str(free_port())}
+    env |= {"XDG_DATA_HOME": str(ROOT / ".local" / "caddy"), "XDG_CONFIG_HOME": str(ROOT / ".local" / "caddy")}
+    command = [caddy, "run", "--config", "apps/core/embedded/Caddyfile", "--adapter", "caddyfile"]
+    with open(ROOT / ".local" / log_name, "wb") as log:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + SERVER_START_TIMEOUT
+            while True:
+                if process.poll() is not None:
+                    raise RuntimeError(f"caddy exited early; see .local/{log_name}")
+                with socket.socket() as probe:
+                    if probe.connect_ex(("127.0.0.1", port)) == 0:
+                        break
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"caddy did not listen within {SERVER_START_TIMEOUT:.0f} s; see .local/{log_name}")
+                time.sleep(0.1)
+            yield LiveServer(url=f"http://127.0.0.1:{port}", port=port, pid=backend.pid)
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
 
 
 def bench_user(label: str) -> Any:

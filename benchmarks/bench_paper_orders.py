@@ -5,7 +5,9 @@ alternate market buys and sells of BTC/USDT through POST /api/v1/orders/. The li
 order book is kept fresh in Redis as `stream_market` would. Two servers are measured:
 gunicorn's sync workers on the WSGI app (two per CPU: a worker waiting on PostgreSQL leaves
 the CPU to another), as production serves the API, and uvicorn with one worker per CPU on the
-ASGI app, as `make run` serves everything. Target: >= 200 orders/s with p99 < 100 ms.
+ASGI app, as `make run` served everything before; with caddy on PATH also gunicorn behind
+Caddy with `make run`'s Caddyfile, the URL `make run` serves now. Target: >= 200 orders/s
+with p99 < 100 ms.
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import threading
 import time
+from contextlib import ExitStack
 from typing import Any
 
-from benchmarks._support import live_server, percentile, progress
+from benchmarks._support import behind_caddy, live_server, percentile, progress
 
 CLIENTS = 16
 ORDERS_PER_CLIENT = 125
@@ -88,8 +92,10 @@ async def _run(url: str, traders: list[tuple[Any, str, Any]], per_client: int, s
     return latencies, errors, elapsed
 
 
-def _measure(server: str, workers: int, traders: list[tuple[Any, str, Any]]) -> None:
-    with live_server(f"bench-{server}-paper.log", workers=workers, server=server) as live:
+def _measure(server: str, workers: int, traders: list[tuple[Any, str, Any]], *, proxied: bool = False) -> None:
+    with live_server(f"bench-{server}-paper.log", workers=workers, server=server) as backend, ExitStack() as stack:
+        live = stack.enter_context(behind_caddy(backend, "bench-caddy-paper.log")) if proxied else backend
+        server = f"Caddy -> {server} (make run)" if proxied else server
         time.sleep(2)  # every worker up
         asyncio.run(_run(live.url, traders, WARMUP_PER_CLIENT, show=False))
         latencies, errors, elapsed = asyncio.run(_run(live.url, traders, ORDERS_PER_CLIENT, show=True))
@@ -115,7 +121,12 @@ def main() -> None:
     cpus = os.cpu_count() or 2
     try:
         time.sleep(1)
-        _measure("gunicorn", int(os.environ.get("BENCH_GUNICORN_WORKERS", 2 * cpus)), traders)
+        gunicorn_workers = int(os.environ.get("BENCH_GUNICORN_WORKERS", 2 * cpus))
+        if shutil.which("caddy"):
+            _measure("gunicorn", gunicorn_workers, traders, proxied=True)
+        else:
+            print("caddy is not on PATH: the make run layout (Caddy -> gunicorn) is not measured")
+        _measure("gunicorn", gunicorn_workers, traders)
         _measure("uvicorn", cpus, traders)
     finally:
         stop.set()

@@ -44,7 +44,8 @@ case "$role" in
     ;;
   worker)
     wait_for_database
-    exec celery -A trading_platform worker --queues default,market,bots,backtests,alerts \
+    # WORKER_QUEUES splits the work by queue (compose runs bots, backtests and alerts apart).
+    exec celery -A trading_platform worker --queues "${WORKER_QUEUES:-default,market,bots,backtests,alerts}" \
       --concurrency "${WORKER_CONCURRENCY:-2}" --loglevel INFO
     ;;
   beat)
@@ -54,7 +55,8 @@ case "$role" in
     ;;
   stream)
     wait_for_database
-    exec python manage.py stream_market
+    # STREAM_SHARD K/N: this process streams shard K of N (one process per shard, each holds its lease).
+    exec python manage.py stream_market --shard "${STREAM_SHARD:-1/1}"
     ;;
   flower)
     exec celery -A trading_platform flower --address=0.0.0.0 --port=5555 \

@@ -45,6 +45,7 @@ from apps.market.hooks import PaperMatching, TickOffers, stream_hooks
 from apps.market.live import book_to_dict, live_store, ticker_to_dict
 from apps.market.presentation import book_rows, ticker_view
 from apps.market.services.candles import candles_rollup_from_1m, candles_upsert, last_stored_open_time
+from apps.market.sharding import ALL_SYMBOLS, Shard
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -99,6 +100,7 @@ def drop_unusable_database_connections() -> bool:
 @dataclass
 class MarketStreamer:
     exchange_codes: list[str] | None = None
+    shard: Shard = ALL_SYMBOLS  # only the watched symbols of this shard (apps.market.sharding)
     push_hz: int = field(default_factory=lambda: settings.MARKET_PUSH_HZ)
     snapshot_seconds: int = field(default_factory=lambda: settings.ORDER_BOOK_SNAPSHOT_SECONDS)
     backoff_base: float = 0.5
@@ -213,7 +215,7 @@ class MarketStreamer:
         symbols = watched_symbols()
         if self.exchange_codes:
             symbols = symbols.filter(exchange__code__in=self.exchange_codes)
-        return list(symbols)
+        return [s for s in symbols if self.shard.owns(s.exchange.code, s.symbol)]
 
     def _gateway(self, code: str) -> ExchangeGateway:
         if code not in self._gateways:

@@ -100,6 +100,8 @@ class Platform:
     def __init__(self, where: Path, *, history_days: int = 1) -> None:
         self.where = where
         self.web_port = _free_port()
+        self.web_http_port = _free_port()  # gunicorn and uvicorn behind the proxy on web_port
+        self.ws_port = _free_port()
         self.flower_port = _free_port()
         self.log_path = where / "platform.log"
         self.history_days = history_days
@@ -112,6 +114,8 @@ class Platform:
         env |= {
             "TP_LOCAL_DIR": str(self.where),
             "WEB_PORT": str(self.web_port),
+            "WEB_HTTP_PORT": str(self.web_http_port),
+            "WS_PORT": str(self.ws_port),
             "FLOWER_PORT": str(self.flower_port),
             "SIM_HISTORY_DAYS": str(self.history_days),
             "PATH": f"{Path(sys.executable).parent}:{env.get('PATH', '')}",

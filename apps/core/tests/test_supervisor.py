@@ -58,7 +58,7 @@ def _supervisor(*specs: ProcessSpec, **kwargs: object) -> tuple[Supervisor, io.S
 def test_the_procfile_is_read_as_name_and_command() -> None:
     specs = {spec.name: spec.command for spec in read_procfile(ROOT / "Procfile")}
 
-    assert set(specs) == {"web", "worker", "beat", "flower", "stream"}
+    assert set(specs) == {"web", "ws", "proxy", "worker", "beat", "flower", "stream"}
     assert specs["stream"] == "DATABASE_ROLE=system python manage.py stream_market"
 
 
