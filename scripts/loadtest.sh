@@ -21,7 +21,8 @@ if [ ! -x "$VENV/bin/locust" ]; then
 fi
 mkdir -p "$OUT"
 .venv/bin/python manage.py loadtest_users --traders "$USERS" --bots "$(( USERS / 10 ))" --output "$OUT/users.json"
+# Locust exits non-zero when any request failed; the report below says which and still prints every figure.
 LOADTEST_USERS="$OUT/users.json" "$VENV/bin/locust" -f benchmarks/loadtest/locustfile.py --headless \
   --users "$USERS" --spawn-rate "$SPAWN_RATE" --run-time "$DURATION" --host "$HOST" \
-  --csv "$OUT/result" --only-summary --loglevel WARNING
+  --csv "$OUT/result" --only-summary --loglevel WARNING || true
 .venv/bin/python benchmarks/loadtest/report.py "$OUT/result_stats.csv" "$USERS"

@@ -78,7 +78,14 @@ class Trader(HttpUser):
 
     @task(3)
     def place_and_cancel_a_resting_order(self) -> None:
-        body = {"account": self.account, "symbol": "BTC/USDT", "side": "BUY", "order_type": "LIMIT", "quantity": "0.001", "price": "1000"}
+        body = {
+            "account": self.account,
+            "symbol": "BTC/USDT",
+            "side": "BUY",
+            "order_type": "LIMIT",
+            "quantity": "0.01",
+            "price": "1000",
+        }  # 10 USDT, above the minimum order value, far below the market
         with self.client.post("/api/v1/orders/", json=body, headers=self._api_headers(), name="api place order", catch_response=True) as response:
             if response.status_code != 201:
                 response.failure(f"{response.status_code}: {response.text[:200]}")
@@ -104,7 +111,13 @@ class Bot(HttpUser):
 
     @task(4)
     def place_a_market_order(self) -> None:
-        body = {"account": self.account, "symbol": "BTC/USDT", "side": next(self.side), "order_type": "MARKET", "quantity": "0.001"}
+        body = {
+            "account": self.account,
+            "symbol": "BTC/USDT",
+            "side": next(self.side),
+            "order_type": "MARKET",
+            "quantity": "0.001",
+        }  # about 60 USDT at SIM prices
         self.client.post("/api/v1/orders/", json=body, headers=self.headers, name="bot market order")
 
     @task(1)
