@@ -8,13 +8,9 @@ commits its data.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import Any
 
 import pytest
-from django.db import connections
 from playwright.sync_api import Page, expect
 
 from apps.accounts.models import User
@@ -25,24 +21,12 @@ from apps.backtesting.tasks import run_backtest_task
 from apps.backtesting.tests.factories import START, BacktestFactory, seed_candles
 from apps.exchanges.tests.factories import ExchangeFactory, SymbolFactory
 from apps.market.services.demo import sim_history_seed
+from tests.e2e.helpers import off_the_event_loop
 
 # Chromium logs a form answered with 400 (its errors shown) as a console error.
 FORM_ERROR = "the server responded with a status of 400 (Bad Request)"
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def _off_the_event_loop(call: Callable[[], Any]) -> Any:
-    """Playwright's sync API keeps an event loop in this thread; code using async_to_sync runs in another."""
-
-    def run() -> Any:
-        try:
-            return call()
-        finally:
-            connections.close_all()
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(run).result()
 
 
 def _sign_in(page: Page, base_url: str, user: User) -> None:
@@ -58,7 +42,7 @@ def test_a_backtest_run_from_the_page_on_sim_shows_live_progress_then_results_an
     page: Page, live_server_url: str, celery_worker_process: object
 ) -> None:
     ExchangeFactory(code="SIM")  # transactional tests flush the seeded exchanges
-    _off_the_event_loop(lambda: sim_history_seed(days=1))
+    off_the_event_loop(lambda: sim_history_seed(days=1))
     user = UserFactory()
     _sign_in(page, live_server_url, user)
 
@@ -116,7 +100,7 @@ def test_the_page_of_a_queued_backtest_follows_the_run_live_without_a_reload(pag
     expect(page.locator("#ws-status")).to_have_text("connected")
     page.evaluate("window.__samePage = true")
 
-    _off_the_event_loop(lambda: backtest_run(backtest_id=backtest.pk))
+    off_the_event_loop(lambda: backtest_run(backtest_id=backtest.pk))
 
     expect(page.get_by_test_id("backtest-status-label")).to_have_text("Done", timeout=5_000)
     expect(page.get_by_test_id("metric-sharpe")).to_be_visible()

@@ -8,12 +8,9 @@ No stream runs: the test stores the closed candle and runs the runner itself, as
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from django.db import connections
 from playwright.sync_api import Page, expect
 
 from apps.accounts.models import User
@@ -23,21 +20,9 @@ from apps.bots.runner import process_closed_candles
 from apps.bots.tests.factories import store_bars, walk
 from apps.orders.models import Order
 from apps.orders.tests.factories import TradingAccountFactory, sim_markets
+from tests.e2e.helpers import off_the_event_loop
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def _off_the_event_loop(call: Callable[[], Any]) -> Any:
-    """Playwright's sync API keeps an event loop in this thread; code using async_to_sync runs in another."""
-
-    def run() -> Any:
-        try:
-            return call()
-        finally:
-            connections.close_all()
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(run).result()
 
 
 def _sign_in(page: Page, base_url: str, user: User) -> None:
@@ -92,7 +77,7 @@ def test_a_paper_bot_created_on_the_page_trades_on_its_first_bar_and_the_page_sh
         store_bars(sol, data, [31])
         return process_closed_candles(symbol_id=sol.pk, timeframe="1m", open_time=data.datetime_at(31))
 
-    report = _off_the_event_loop(a_bar_closes)
+    report = off_the_event_loop(a_bar_closes)
     assert report.processed == 1 and report.orders == 1
 
     expect(page.get_by_test_id("bot-log")).to_contain_text("periodic buy (every 1 bars)", timeout=10_000)

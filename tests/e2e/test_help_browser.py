@@ -7,33 +7,17 @@ The web server runs in another process, so the test commits its data.
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import ConsoleMessage, Page, Request, expect
+from playwright.sync_api import Page, expect
 
 from apps.accounts.tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.e2e.helpers import record_problems
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def _record_problems(page: Page) -> list[str]:
-    problems: list[str] = []
-
-    def on_console(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            problems.append(f"console error: {message.text}")
-
-    def on_failed(request: Request) -> None:
-        problems.append(f"failed request: {request.method} {request.url} ({request.failure})")
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    page.on("requestfailed", on_failed)
-    page.on("response", lambda response: problems.append(f"HTTP {response.status}: {response.url}") if response.status >= 400 else None)
-    return problems
-
-
 def test_the_help_index_and_a_guide_open_from_the_navigation_without_errors(page: Page, live_server_url: str) -> None:
     user = UserFactory()
-    problems = _record_problems(page)
+    problems = record_problems(page)
     page.goto(f"{live_server_url}/accounts/login/")
     page.get_by_label("Email").fill(user.email)
     page.get_by_label("Password").fill(DEFAULT_PASSWORD)

@@ -8,15 +8,11 @@ data. The mark updates are fed to the paper matcher here, as `stream_market` doe
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
 
 import pytest
-from django.db import connections
-from playwright.sync_api import ConsoleMessage, Page, Request, expect
+from playwright.sync_api import Page, expect
 
 from apps.accounts.models import User
 from apps.accounts.tests.factories import DEFAULT_PASSWORD, UserFactory
@@ -29,38 +25,9 @@ from apps.orders.services.placement import OrderRequest, order_submit
 from apps.orders.tests.factories import TradingAccountFactory, sim_markets
 from apps.portfolio.models import Position
 from apps.portfolio.presentation import position_liquidation_price
+from tests.e2e.helpers import off_the_event_loop, record_problems
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def _off_the_event_loop(call: Callable[[], Any]) -> Any:
-    """Playwright's sync API keeps an event loop in this thread; code using async_to_sync runs in another."""
-
-    def run() -> Any:
-        try:
-            return call()
-        finally:
-            connections.close_all()
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(run).result()
-
-
-def _record_problems(page: Page) -> list[str]:
-    problems: list[str] = []
-
-    def on_console(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            problems.append(f"console error: {message.text}")
-
-    def on_failed(request: Request) -> None:
-        problems.append(f"failed request: {request.method} {request.url} ({request.failure})")
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    page.on("requestfailed", on_failed)
-    page.on("response", lambda response: problems.append(f"HTTP {response.status}: {response.url}") if response.status >= 400 else None)
-    return problems
 
 
 def _sign_in(page: Page, base_url: str, user: User) -> None:
@@ -83,8 +50,8 @@ def test_a_50x_paper_long_on_sim_is_liquidated_as_the_price_drops_and_shows_on_p
     perp = symbols["BTC/USDT:USDT"]
     user = UserFactory()
     account = TradingAccountFactory(owner=user, balances={"USDT": "1000"})
-    problems = _record_problems(page)
-    _off_the_event_loop(
+    problems = record_problems(page)
+    off_the_event_loop(
         lambda: order_submit(
             actor=user, account=account, request=OrderRequest(symbol=perp, side="BUY", order_type="MARKET", quantity=Decimal("0.01"), leverage=50)
         )
@@ -94,9 +61,9 @@ def test_a_50x_paper_long_on_sim_is_liquidated_as_the_price_drops_and_shows_on_p
     assert exact is not None
     liquidation = perp.round_price(exact)  # as the pages show it
     matcher = PaperMatcher()
-    _off_the_event_loop(lambda: matcher.sync([perp.pk]))
+    off_the_event_loop(lambda: matcher.sync([perp.pk]))
     entry = position.entry_price
-    _off_the_event_loop(lambda: _mark_update(matcher, perp, entry, entry + perp.tick_size))
+    off_the_event_loop(lambda: _mark_update(matcher, perp, entry, entry + perp.tick_size))
 
     _sign_in(page, live_server_url, user)
     page.get_by_role("link", name="Positions").first.click()
@@ -111,7 +78,7 @@ def test_a_50x_paper_long_on_sim_is_liquidated_as_the_price_drops_and_shows_on_p
     # The price drops, a step at a time, through the liquidation price.
     step = (entry - liquidation) / 4
     marks = [perp.round_price(entry - step * n) for n in (1, 2, 3)] + [perp.round_price(exact, "down") - perp.tick_size]
-    liquidated = [_off_the_event_loop(lambda mark=mark: _mark_update(matcher, perp, mark, mark)) for mark in marks]
+    liquidated = [off_the_event_loop(lambda mark=mark: _mark_update(matcher, perp, mark, mark)) for mark in marks]
     assert liquidated == [0, 0, 0, 1]
 
     expect(row).to_contain_text("closed", timeout=10_000)  # the pushed row, in place

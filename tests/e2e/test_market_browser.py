@@ -12,13 +12,12 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection, connections
+from django.db import connection
 from playwright.sync_api import Page, expect
 
 from apps.accounts.models import User
@@ -27,6 +26,7 @@ from apps.exchanges.models import Symbol
 from apps.exchanges.tests.factories import ExchangeFactory
 from apps.market.models import Candle
 from apps.market.services.demo import sim_symbols_prepare
+from tests.e2e.helpers import off_the_event_loop
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -37,7 +37,7 @@ ROOT = Path(settings.BASE_DIR)
 def stream(transactional_db: None, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
     """SIM's symbols, watched, and `manage.py stream_market --exchange SIM` running against the test database."""
     ExchangeFactory(code="SIM")  # transactional tests flush the seeded exchanges
-    _off_the_event_loop(sim_symbols_prepare)
+    off_the_event_loop(sim_symbols_prepare)
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "trading_platform.settings.test", "DATABASE_NAME": str(connection.settings_dict["NAME"])}
     log = open(tmp_path / "stream_market.log", "wb")  # noqa: SIM115
     process = subprocess.Popen(
@@ -56,19 +56,6 @@ def stream(transactional_db: None, tmp_path: Path) -> Iterator[subprocess.Popen[
             process.kill()
             process.wait()
     log.close()
-
-
-def _off_the_event_loop(call: Callable[[], object]) -> None:
-    """Playwright's sync API keeps an event loop in this thread, so code using async_to_sync runs in another."""
-
-    def run() -> None:
-        try:
-            call()
-        finally:
-            connections.close_all()
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pool.submit(run).result()
 
 
 def _sign_in(page: Page, base_url: str, user: User) -> None:

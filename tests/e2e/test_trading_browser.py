@@ -7,13 +7,9 @@ its data. No stream runs: the SIM gateway answers for the order book.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
-from typing import Any
 
 import pytest
-from django.db import connections
 from playwright.sync_api import Page, expect
 
 from apps.accounts.models import User
@@ -21,21 +17,9 @@ from apps.accounts.tests.factories import DEFAULT_PASSWORD, UserFactory
 from apps.orders.services.placement import OrderRequest, order_submit
 from apps.orders.tests.factories import TradingAccountFactory, sim_markets
 from apps.portfolio.models import Balance, Position, TradingAccount
+from tests.e2e.helpers import off_the_event_loop
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def _off_the_event_loop(call: Callable[[], Any]) -> Any:
-    """Playwright's sync API keeps an event loop in this thread; code using async_to_sync runs in another."""
-
-    def run() -> Any:
-        try:
-            return call()
-        finally:
-            connections.close_all()
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(run).result()
 
 
 def _sign_in(page: Page, base_url: str, user: User) -> None:
@@ -98,7 +82,7 @@ def test_pages_update_live_when_an_order_fills_elsewhere(page: Page, live_server
     expect(page.locator("#ws-status")).to_have_text("connected")
     page.evaluate("window.__samePage = true")
 
-    order = _off_the_event_loop(
+    order = off_the_event_loop(
         lambda: order_submit(
             actor=user,
             account=account,
@@ -115,7 +99,7 @@ def test_pages_update_live_when_an_order_fills_elsewhere(page: Page, live_server
     expect(page.get_by_test_id("position-row")).to_have_count(1)
     page.evaluate("window.__samePage = true")
 
-    _off_the_event_loop(
+    off_the_event_loop(
         lambda: order_submit(
             actor=user,
             account=account,
